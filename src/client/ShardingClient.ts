@@ -1,0 +1,180 @@
+/**
+ * The shard-side API: what the user's client file uses to learn its shards, report readiness,
+ * take identify turns from the manager, and reach every other shard.
+ *
+ *   const sharding = ShardingClient.fromEnvironment()
+ *   const client = new Client({ intents, shards: sharding.shards, shardCount: sharding.totalShards })
+ *   sharding.attach(client)      // discord.js: identify queue, sessions, ready/resume reporting, eval target
+ *   await client.login(token)
+ */
+import { EventEmitter } from 'node:events'
+import { ShardingError } from '../errors.js'
+import { Ops } from '../ipc/envelope.js'
+import { finishFanout } from '../ipc/results.js'
+import { hasSelector, toTarget, wantsSingle, type FanoutEntry, type TargetOptions } from '../ipc/targets.js'
+import { encodeValue } from '../ipc/values.js'
+import type { SessionInfo } from '../runtime/context.js'
+import { InstanceRuntime, type ShardStatus } from '../runtime/instance-runtime.js'
+import { attachDiscordJs, type AttachOptions } from './discordjs.js'
+
+export interface BroadcastOptions<C = unknown> extends TargetOptions {
+  context?: C
+  timeout?: number
+  allowPartial?: boolean
+}
+
+export interface IncomingRequest {
+  message: unknown
+  from: unknown
+  reply(value: unknown): void
+  fail(error: unknown): void
+}
+
+export interface IdentifyThrottler {
+  waitForIdentify(shardId: number, signal?: AbortSignal): Promise<void>
+}
+
+const DEFAULT_TIMEOUT = 30_000
+
+export class ShardingClient extends EventEmitter {
+  private static instance: ShardingClient | null = null
+  readonly shards: number[]
+  readonly totalShards: number
+  readonly instanceId: number
+  readonly machineId: string
+  readonly mode: 'processes' | 'workers'
+  /** Last sessions of this instance's shards (handed over after a respawn, so shards can RESUME). */
+  readonly sessions: Readonly<Record<number, SessionInfo>>
+  private readyShards = new Set<number>()
+  private readySent = false
+
+  /** The sharding context of this instance. Throws when the file was not started by a ShardingManager. */
+  static fromEnvironment(): ShardingClient {
+    if (ShardingClient.instance) return ShardingClient.instance
+    const runtime = InstanceRuntime.install()
+    if (!runtime) {
+      throw new ShardingError(
+        'NOT_SHARDED',
+        'ShardingClient.fromEnvironment(): this file was not started by a discordoo-sharding ShardingManager (no DISCORDOO_SHARDING in the environment); start it with manager.start()',
+      )
+    }
+    ShardingClient.instance = new ShardingClient(runtime)
+    return ShardingClient.instance
+  }
+
+  private constructor(private readonly runtime: InstanceRuntime) {
+    super()
+    const ctx = runtime.context
+    this.shards = [...ctx.shards]
+    this.totalShards = ctx.totalShards
+    this.instanceId = ctx.instanceId
+    this.machineId = ctx.machineId
+    this.mode = ctx.mode
+    this.sessions = Object.freeze({ ...ctx.sessions })
+    // Code that uses the sharding API is a long-lived instance: keep the channel (and process) alive.
+    runtime.setChannelRef(true)
+    runtime.hooks.target ??= this
+    runtime.events.on('message', (message, from) => this.emit('message', message, from))
+    runtime.events.on('request', (req: IncomingRequest) => this.emit('request', req))
+    runtime.events.on('shutdown', (info) => this.emit('shutdown', info))
+    runtime.post(Ops.ATTACHED, { target: 'sharding' })
+  }
+
+  /** Tells the manager this instance is ready (all its shards connected). Idempotent. */
+  ready(): void {
+    if (this.readySent) return
+    this.readySent = true
+    this.runtime.post(Ops.READY, {})
+  }
+
+  /**
+   * Reports one shard's state. `ready` for every shard also marks the instance ready.
+   * discord.js bots get this from attach(); other libraries call it themselves.
+   */
+  reportShard(shardId: number, state: 'ready' | 'disconnected' | 'reconnecting' | 'resumed', code?: number): void {
+    this.runtime.post(Ops.SHARD, { shardId, state, ...(code !== undefined ? { code } : {}) })
+    if (state === 'ready' || state === 'resumed') {
+      this.readyShards.add(shardId)
+      if (this.shards.every((s) => this.readyShards.has(s))) this.ready()
+    }
+  }
+
+  /** Stops this instance for good (no respawn): for errors a restart cannot fix. */
+  fatal(reason: string): void {
+    this.runtime.post(Ops.FATAL, { error: { name: 'FatalError', message: reason } })
+  }
+
+  /**
+   * Connects a bot client: eval target, and for discord.js the manager's identify queue, session
+   * store and shard state reporting. Call it before `client.login()`.
+   */
+  attach(botClient: unknown, options: AttachOptions = {}): this {
+    this.runtime.hooks.target = botClient
+    attachDiscordJs(this, this.runtime, botClient, options)
+    this.runtime.post(Ops.ATTACHED, { target: 'bot' })
+    return this
+  }
+
+  /** Per-shard status provider for heartbeats (ping, guild count); attach() sets one for discord.js. */
+  setStatusProvider(provider: () => ShardStatus[]): void {
+    this.runtime.hooks.shardStatus = provider
+  }
+
+  /** Resolves when the manager's identify authority grants `shardId` its turn; rejects if `signal` aborts. */
+  async waitForIdentify(shardId: number, signal?: AbortSignal): Promise<void> {
+    if (!this.shards.includes(shardId)) {
+      throw new ShardingError('NOT_MY_SHARD', `waitForIdentify(${shardId}): this instance runs shards ${this.shards.join(',')}`)
+    }
+    await this.runtime.call('identify', { shardId }, 0, signal)
+  }
+
+  /** An IIdentifyThrottler for discord.js (`ws.buildIdentifyThrottler: () => sharding.identifyThrottler()`). */
+  identifyThrottler(): IdentifyThrottler {
+    return { waitForIdentify: (shardId, signal) => this.waitForIdentify(shardId, signal) }
+  }
+
+  /** Stores a shard's session with the manager so a respawned instance can RESUME it (null = invalidated). */
+  reportSession(shardId: number, session: SessionInfo | null): void {
+    this.runtime.reportSession(shardId, session)
+  }
+
+  async broadcastEval<R = unknown, C = unknown>(fn: (client: any, context: C) => R | Promise<R>, options: BroadcastOptions<C> = {}): Promise<any> {
+    if (typeof fn !== 'function') throw new TypeError('broadcastEval(fn): fn must be a function; pass data through options.context')
+    const action = { type: 'eval', fn: fn.toString(), context: encodeValue(options.context) }
+    return this.fanout(action, options)
+  }
+
+  async fetchClientValues(prop: string, options: Omit<BroadcastOptions, 'context'> = {}): Promise<any> {
+    if (typeof prop !== 'string' || prop.length === 0) throw new TypeError('fetchClientValues(prop): prop must be a dotted property path')
+    return this.fanout({ type: 'fetch', prop }, options)
+  }
+
+  /** One-way message: to the manager (no target) or to the targeted instances' 'message' listeners. */
+  async send(message: unknown, target?: TargetOptions): Promise<void> {
+    const to = hasSelector(target) ? toTarget(target, this.totalShards) : null
+    await this.runtime.call('send', { message: encodeValue(message), target: to }, DEFAULT_TIMEOUT)
+  }
+
+  /** Request with a reply: to the manager's 'request' event (no target) or to the targeted instances. */
+  async request(message: unknown, target?: TargetOptions & { timeout?: number; allowPartial?: boolean }): Promise<any> {
+    if (!hasSelector(target)) {
+      return this.decode(await this.runtime.call('managerRequest', { message: encodeValue(message) }, target?.timeout ?? DEFAULT_TIMEOUT))
+    }
+    return this.fanout({ type: 'request', message: encodeValue(message) }, target!)
+  }
+
+  private decode(value: unknown): unknown {
+    return finishFanout([{ instance: -1, machine: 'manager', shards: [], ok: true, value }], { single: true, allowPartial: false })
+  }
+
+  private async fanout(action: Record<string, unknown>, options: BroadcastOptions): Promise<unknown> {
+    const timeout = options.timeout ?? DEFAULT_TIMEOUT
+    const entries = (await this.runtime.call(
+      'broadcast',
+      { action, target: toTarget(options, this.totalShards), timeout, allowPartial: Boolean(options.allowPartial) },
+      // The manager answers every target within `timeout`; the extra second covers the hops.
+      timeout + 1000,
+    )) as FanoutEntry[]
+    return finishFanout(entries, { single: wantsSingle(options), allowPartial: Boolean(options.allowPartial) })
+  }
+}

@@ -1,0 +1,7 @@
+export { ShardingClient } from './ShardingClient.js'
+export type { BroadcastOptions, IncomingRequest, IdentifyThrottler } from './ShardingClient.js'
+export type { AttachOptions } from './discordjs.js'
+export type { SessionInfo } from '../runtime/context.js'
+export type { TargetOptions } from '../ipc/targets.js'
+export type { PartialResult } from '../ipc/results.js'
+export * from '../errors.js'

@@ -1,0 +1,64 @@
+/**
+ * The envelope every hop carries: `{ v, op, id?, d? }`. Ops are short strings so a message is
+ * readable in a debugger. Requests (`req`) carry an id unique on their hop; the answer is a `res`
+ * with the same id. Routing data (targets) travels inside `d`, so each hop can re-address it.
+ */
+import { PROTOCOL_VERSION } from '../constants.js'
+import type { WireError } from './values.js'
+
+export const Ops = {
+  // instance → manager
+  HELLO: 'hello',
+  READY: 'ready',
+  SHARD: 'shard',
+  SESSION: 'session',
+  ATTACHED: 'attached',
+  FATAL: 'fatal',
+  CRASH: 'crash',
+  HEARTBEAT_ACK: 'hbAck',
+  // manager → instance
+  HEARTBEAT: 'hb',
+  SHUTDOWN: 'shutdown',
+  MESSAGE: 'msg',
+  // both directions
+  REQUEST: 'req',
+  RESPONSE: 'res',
+  CANCEL: 'cancel',
+  SEND: 'send',
+} as const
+export type Op = (typeof Ops)[keyof typeof Ops]
+const KNOWN_OPS: ReadonlySet<string> = new Set(Object.values(Ops))
+
+export interface Envelope<D = unknown> {
+  v: number
+  op: Op
+  id?: number
+  d?: D
+}
+
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: WireError }
+
+export function envelope<D>(op: Op, d?: D, id?: number): Envelope<D> {
+  const env: Envelope<D> = { v: PROTOCOL_VERSION, op }
+  if (id !== undefined) env.id = id
+  if (d !== undefined) env.d = d
+  return env
+}
+
+/** Our envelopes share the channel with discord.js's ShardClientUtil messages and raw user messages. */
+export function isEnvelope(msg: unknown): msg is Envelope {
+  return (
+    typeof msg === 'object' &&
+    msg !== null &&
+    (msg as Envelope).v === PROTOCOL_VERSION &&
+    typeof (msg as Envelope).op === 'string' &&
+    KNOWN_OPS.has((msg as Envelope).op)
+  )
+}
+
+/** A discord.js ShardClientUtil protocol message (`_ready`, `_sEval`, ...). */
+export function isDiscordJsMessage(msg: unknown): msg is Record<string, unknown> {
+  if (typeof msg !== 'object' || msg === null) return false
+  for (const key of Object.keys(msg)) if (key.startsWith('_')) return true
+  return false
+}

@@ -1,0 +1,39 @@
+/**
+ * Turns fan-out entries into what the caller asked for: plain values (rejecting on the first
+ * failure, like discord.js), one value for a single target, or every entry with its error when
+ * `allowPartial` is set.
+ */
+import { fromWireError } from './wire-errors.js'
+import type { FanoutEntry } from './targets.js'
+import { decodeValue } from './values.js'
+
+export interface PartialResult<T = unknown> {
+  instance: number
+  machine: string
+  shards: number[]
+  ok: boolean
+  value?: T
+  error?: Error
+}
+
+export function finishFanout(entries: FanoutEntry[], opts: { single: boolean; allowPartial: boolean }): unknown {
+  if (opts.allowPartial) {
+    const out: PartialResult[] = entries.map((e) => ({
+      instance: e.instance,
+      machine: e.machine,
+      shards: e.shards,
+      ok: e.ok,
+      ...(e.ok ? { value: decodeValue(e.value) } : { error: entryError(e) }),
+    }))
+    return opts.single ? out[0] : out
+  }
+  const failed = entries.find((e) => !e.ok)
+  if (failed) throw entryError(failed)
+  const values = entries.map((e) => decodeValue(e.value))
+  return opts.single ? values[0] : values
+}
+
+function entryError(e: FanoutEntry): Error {
+  const w = e.error ?? { name: 'Error', message: 'unknown failure' }
+  return fromWireError(w, { instance: e.instance, machine: e.machine, prefix: `instance ${e.instance} (${e.machine})` })
+}

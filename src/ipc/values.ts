@@ -1,0 +1,179 @@
+/**
+ * One value semantics on every hop (process IPC as JSON, worker postMessage, msgpack over TLS):
+ * user values are turned into a JSON-safe tree with tagged nodes before they leave, and rebuilt on
+ * arrival. What survives: undefined, NaN/±Infinity/-0, BigInt, Date, RegExp, Map (discord.js
+ * Collections arrive as Map), Set, Buffer/typed arrays (as Uint8Array), Error (name, message, stack,
+ * code, cause), arrays and plain objects. Class instances with toJSON() send toJSON(); other class
+ * instances send their own enumerable properties. Functions and symbols become undefined. Circular
+ * references throw a clear error naming the path.
+ */
+import { RemoteError, ShardingError } from '../errors.js'
+
+const TAG = '__dsv'
+type Tagged = { [TAG]: string; v?: unknown }
+
+export class SerializationError extends ShardingError {
+  constructor(message: string) {
+    super('SERIALIZATION', message)
+  }
+}
+
+export function encodeValue(value: unknown): unknown {
+  return encode(value, '$', new Set())
+}
+
+function encode(value: unknown, path: string, seen: Set<object>): unknown {
+  switch (typeof value) {
+    case 'undefined':
+      return { [TAG]: 'u' }
+    case 'number':
+      if (Number.isNaN(value)) return { [TAG]: 'n', v: 'NaN' }
+      if (value === Infinity) return { [TAG]: 'n', v: 'Infinity' }
+      if (value === -Infinity) return { [TAG]: 'n', v: '-Infinity' }
+      if (Object.is(value, -0)) return { [TAG]: 'n', v: '-0' }
+      return value
+    case 'bigint':
+      return { [TAG]: 'b', v: value.toString() }
+    case 'string':
+    case 'boolean':
+      return value
+    case 'function':
+    case 'symbol':
+      return { [TAG]: 'u' }
+  }
+  if (value === null) return null
+  const obj = value as object
+  if (seen.has(obj)) throw new SerializationError(`circular reference at ${path}; return plain data from broadcastEval`)
+  seen.add(obj)
+  try {
+    return encodeObject(obj, path, seen)
+  } finally {
+    seen.delete(obj)
+  }
+}
+
+function encodeObject(obj: object, path: string, seen: Set<object>): unknown {
+  if (Array.isArray(obj)) {
+    const out = new Array(obj.length)
+    for (let i = 0; i < obj.length; i++) out[i] = encode(obj[i], `${path}[${i}]`, seen)
+    return out
+  }
+  if (obj instanceof Date) return { [TAG]: 'd', v: obj.getTime() }
+  if (obj instanceof RegExp) return { [TAG]: 'r', v: [obj.source, obj.flags] }
+  if (obj instanceof Map) {
+    const entries: unknown[] = []
+    let i = 0
+    for (const [k, v] of obj) {
+      entries.push([encode(k, `${path}.key(${i})`, seen), encode(v, `${path}.get(${String(k)})`, seen)])
+      i++
+    }
+    return { [TAG]: 'm', v: entries }
+  }
+  if (obj instanceof Set) {
+    const items: unknown[] = []
+    let i = 0
+    for (const v of obj) items.push(encode(v, `${path}.values[${i++}]`, seen))
+    return { [TAG]: 's', v: items }
+  }
+  if (ArrayBuffer.isView(obj)) {
+    const bytes = new Uint8Array(obj.buffer, obj.byteOffset, obj.byteLength)
+    return { [TAG]: 'x', v: Buffer.from(bytes).toString('base64') }
+  }
+  if (obj instanceof Error) return { [TAG]: 'e', v: encodeError(obj, path, seen) }
+  const proto = Object.getPrototypeOf(obj)
+  if (proto !== Object.prototype && proto !== null && typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
+    return encode((obj as { toJSON(): unknown }).toJSON(), path, seen)
+  }
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(obj)) out[key] = encode((obj as Record<string, unknown>)[key], `${path}.${key}`, seen)
+  // A user object that happens to use our tag key is wrapped so it cannot be mistaken for a tagged node.
+  if (TAG in out) return { [TAG]: 'o', v: out }
+  return out
+}
+
+function encodeError(err: Error, path: string, seen: Set<object>): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: err.name, message: err.message, stack: err.stack }
+  const code = (err as { code?: unknown }).code
+  if (code !== undefined) out.code = encode(code, `${path}.code`, seen)
+  if (err.cause !== undefined) out.cause = encode(err.cause, `${path}.cause`, seen)
+  return out
+}
+
+export function decodeValue(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map(decodeValue)
+  const rec = value as Record<string, unknown>
+  if (typeof rec[TAG] === 'string') return decodeTagged(rec as Tagged)
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(rec)) out[key] = decodeValue(rec[key])
+  return out
+}
+
+function decodeTagged(node: Tagged): unknown {
+  const v = node.v
+  switch (node[TAG]) {
+    case 'u':
+      return undefined
+    case 'n':
+      return v === '-0' ? -0 : Number(v)
+    case 'b':
+      return BigInt(v as string)
+    case 'd':
+      return new Date(v as number)
+    case 'r': {
+      const [source, flags] = v as [string, string]
+      return new RegExp(source, flags)
+    }
+    case 'm':
+      return new Map((v as [unknown, unknown][]).map(([k, val]) => [decodeValue(k), decodeValue(val)]))
+    case 's':
+      return new Set((v as unknown[]).map(decodeValue))
+    case 'x':
+      return new Uint8Array(Buffer.from(v as string, 'base64'))
+    case 'e':
+      return decodeError(v as Record<string, unknown>)
+    case 'o': {
+      const out: Record<string, unknown> = {}
+      for (const [key, val] of Object.entries(v as Record<string, unknown>)) out[key] = decodeValue(val)
+      return out
+    }
+    default:
+      throw new SerializationError(`unknown value tag ${JSON.stringify(node[TAG])}; are both sides the same discordoo-sharding version?`)
+  }
+}
+
+function decodeError(rec: Record<string, unknown>): Error {
+  const err = new Error(String(rec.message ?? ''))
+  err.name = String(rec.name ?? 'Error')
+  if (typeof rec.stack === 'string') err.stack = rec.stack
+  if ('code' in rec) (err as { code?: unknown }).code = decodeValue(rec.code)
+  if ('cause' in rec) err.cause = decodeValue(rec.cause)
+  return err
+}
+
+/** Errors travel as plain records so the receiving side can rebuild a RemoteError with the remote stack. */
+export interface WireError {
+  name: string
+  message: string
+  stack?: string
+  code?: string
+}
+
+export function toWireError(err: unknown): WireError {
+  if (err instanceof RemoteError) {
+    return { name: err.remoteName, message: err.message, stack: err.remoteStack, code: err.code }
+  }
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code
+    return { name: err.name, message: err.message, stack: err.stack, ...(typeof code === 'string' ? { code } : {}) }
+  }
+  return { name: 'Error', message: typeof err === 'string' ? err : safeString(err) }
+}
+
+function safeString(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v)
+  } catch {
+    return String(v)
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The root's authority over the whole bot: the identify scheduler, the start gate and the session
+ * store. Exactly one exists per bot (on the single-machine manager or on the MACHINES parent);
+ * everything that wants to identify or start asks it, on this machine or over a link.
+ */
+import type { SessionInfo } from '../runtime/context.js'
+import { fetchGatewayBot, type GatewayBotInfo } from './gateway-info.js'
+import { IdentifyScheduler } from './identify-scheduler.js'
+import type { ResolvedOptions } from './options.js'
+import { SessionStore } from './session-store.js'
+import { StartGate, type StartSlot } from './start-gate.js'
+import { range } from './shard-plan.js'
+
+export interface BotLayout {
+  shards: number[]
+  totalShards: number
+  maxConcurrency: number
+  gateway: GatewayBotInfo | null
+}
+
+/** Fills in 'auto' shard counts, max_concurrency and the budget from /gateway/bot when a token is given. */
+export async function resolveLayout(opts: ResolvedOptions, fixedShards: number[] | null, emit: (name: string, ...a: unknown[]) => void): Promise<BotLayout> {
+  const needsGateway =
+    opts.token !== null && (opts.shards === 'auto' || opts.totalShards === 'auto' || opts.identify.maxConcurrency === null || opts.identify.budget === null)
+  const gateway = needsGateway ? await fetchGatewayBot(opts.api, opts.token!) : null
+  if (gateway) emit('debug', `/gateway/bot: ${gateway.shards} shards recommended, max_concurrency ${gateway.session_start_limit.max_concurrency}, ${gateway.session_start_limit.remaining} sessions left`)
+  const totalShards = opts.totalShards === 'auto' ? gateway!.shards : (opts.totalShards ?? (fixedShards ? Math.max(...fixedShards) + 1 : gateway!.shards))
+  const shards = fixedShards ?? (opts.shards === 'auto' ? range(0, totalShards - 1) : (opts.shards as number[]))
+  const maxConcurrency = opts.identify.maxConcurrency ?? gateway?.session_start_limit.max_concurrency ?? 1
+  return { shards, totalShards, maxConcurrency, gateway }
+}
+
+export class Authority {
+  readonly scheduler: IdentifyScheduler
+  readonly gate: StartGate
+  readonly sessions = new SessionStore()
+
+  constructor(
+    opts: ResolvedOptions,
+    layout: BotLayout,
+    private readonly emit: (name: string, ...a: unknown[]) => void,
+  ) {
+    const limit = layout.gateway?.session_start_limit
+    const budget = opts.identify.budget ?? (limit ? { total: limit.total, remaining: limit.remaining, resetAfter: limit.reset_after } : null)
+    this.scheduler = new IdentifyScheduler({
+      maxConcurrency: layout.maxConcurrency,
+      windowMs: opts.identify.windowMs,
+      marginMs: opts.identify.marginMs,
+      budget: budget ? { total: budget.total, remaining: budget.remaining, resetAt: Date.now() + budget.resetAfter } : undefined,
+    })
+    this.gate = new StartGate(opts.identify.strategy, this.scheduler.spacingMs)
+    this.gate.on('mode', (mode) => emit('debug', `start gate: the bot ${mode === 'coordinated' ? 'asks the identify queue; starting every instance at once' : 'throttles identifies itself; starting instances one at a time'}`))
+    this.scheduler.on('budgetExhausted', (b) => emit('debug', `identify budget spent; identifies wait ${Math.max(0, b.resetAt - Date.now())} ms for the reset`))
+    if (budget && budget.remaining < layout.shards.length) {
+      emit('error', new Error(`only ${budget.remaining} identifies left today for ${layout.shards.length} shards; the rest wait for the budget reset in ${budget.resetAfter} ms`))
+    }
+  }
+
+  identify(shardId: number, signal: AbortSignal): Promise<void> {
+    return this.scheduler.acquire(shardId, { signal }).then(() => undefined)
+  }
+
+  acquireStart(holder: string, signal: AbortSignal): Promise<StartSlot> {
+    return this.gate.acquire(holder, signal)
+  }
+
+  releaseStart(slot: StartSlot, outcome: 'ready' | 'failed'): void {
+    this.gate.release(slot, outcome)
+  }
+
+  noteCoordinatedIdentify(): void {
+    this.gate.noteCoordinatedIdentify()
+  }
+
+  noteUncoordinatedIdentifies(shards: number[]): void {
+    this.scheduler.markUsed(shards)
+  }
+
+  sessionsFor(shards: number[], totalShards: number): Record<number, SessionInfo> {
+    return this.sessions.forShards(shards, totalShards)
+  }
+
+  stats(strategy: string) {
+    return { ...this.scheduler.stats(), strategy: this.gate.mode === 'probing' ? `${strategy} (probing)` : this.gate.mode }
+  }
+
+  close(): void {
+    this.scheduler.close()
+    this.gate.close()
+  }
+}

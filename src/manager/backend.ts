@@ -1,0 +1,30 @@
+/** What each kind of manager (single machine, MACHINES parent, MACHINES child) does behind ShardingManager's API. */
+import type { FanoutEntry, Target } from '../ipc/targets.js'
+import type { InstanceAction, InstanceInfo } from './instance.js'
+import type { IdentifyBudget } from './identify-scheduler.js'
+
+export interface MachineStatus {
+  id: string
+  state: string
+  host?: string
+  instances: InstanceInfo[]
+}
+
+export interface ManagerStatus {
+  mode: string
+  role: 'local' | 'parent' | 'child'
+  totalShards: number | null
+  ready: boolean
+  identify: { granted: number; waiting: number; maxConcurrency: number; spacingMs: number; strategy: string; budget?: IdentifyBudget } | null
+  machines: MachineStatus[]
+}
+
+export interface Backend {
+  readonly totalShards: number | null
+  start(): Promise<void>
+  stop(): Promise<void>
+  fanout(action: InstanceAction, target: Target, timeoutMs: number): Promise<FanoutEntry[]>
+  respawn(instanceId: number): Promise<void>
+  rollingRestart(): Promise<void>
+  status(): ManagerStatus
+}

@@ -1,0 +1,207 @@
+/**
+ * The identify authority: the only place that decides when a shard may send IDENTIFY.
+ * Discord allows one IDENTIFY per window per key (`shard % maxConcurrency`) and a daily budget.
+ * Waiters queue FIFO per key, keys run in parallel, a grant is a point in time (a crashed holder
+ * needs no release), and when the budget is spent every queue waits for the reset instead of
+ * guessing. RESUMEs never come here.
+ */
+import { EventEmitter } from 'node:events'
+import { AbortedError } from '../errors.js'
+import { systemClock, type Clock } from '../util/clock.js'
+
+export interface IdentifyBudget {
+  total: number
+  remaining: number
+  /** Epoch ms when `remaining` is restored to `total`. */
+  resetAt: number
+}
+
+export interface IdentifySchedulerOptions {
+  maxConcurrency: number
+  /** Discord's window per key (5000 ms). */
+  windowMs: number
+  /** Added to every window to absorb the latency between our grant and the shard's send. */
+  marginMs: number
+  budget?: IdentifyBudget
+  clock?: Clock
+}
+
+export interface IdentifyGrant {
+  shardId: number
+  key: number
+  at: number
+}
+
+interface Waiter {
+  shardId: number
+  resolve(grant: IdentifyGrant): void
+  reject(err: Error): void
+  onAbort?: () => void
+  signal?: AbortSignal
+}
+
+interface KeyQueue {
+  lastGrantAt: number | null
+  waiters: Waiter[]
+  timer: unknown
+}
+
+export class IdentifyScheduler extends EventEmitter {
+  private maxConcurrency: number
+  readonly windowMs: number
+  readonly marginMs: number
+  private readonly clock: Clock
+  private readonly keys = new Map<number, KeyQueue>()
+  private budget: IdentifyBudget | undefined
+  private grants = 0
+
+  constructor(options: IdentifySchedulerOptions) {
+    super()
+    this.maxConcurrency = options.maxConcurrency
+    this.windowMs = options.windowMs
+    this.marginMs = options.marginMs
+    this.budget = options.budget ? { ...options.budget } : undefined
+    this.clock = options.clock ?? systemClock
+  }
+
+  /** Effective spacing between two grants of one key. */
+  get spacingMs(): number {
+    return this.windowMs + this.marginMs
+  }
+
+  get concurrency(): number {
+    return this.maxConcurrency
+  }
+
+  keyOf(shardId: number): number {
+    return shardId % this.maxConcurrency
+  }
+
+  /** Changes max_concurrency (e.g. after /gateway/bot answered). Only safe while nothing waits. */
+  setMaxConcurrency(n: number): void {
+    if (n === this.maxConcurrency) return
+    if (this.waiting() > 0) throw new Error('cannot change maxConcurrency while identifies are queued')
+    this.maxConcurrency = n
+    this.keys.clear()
+  }
+
+  setBudget(budget: IdentifyBudget | undefined): void {
+    this.budget = budget ? { ...budget } : undefined
+    for (const key of this.keys.keys()) this.pump(key)
+  }
+
+  acquire(shardId: number, options: { signal?: AbortSignal } = {}): Promise<IdentifyGrant> {
+    const { signal } = options
+    if (signal?.aborted) return Promise.reject(new AbortedError(`identify of shard ${shardId} was cancelled`))
+    const key = this.keyOf(shardId)
+    const queue = this.queue(key)
+    return new Promise<IdentifyGrant>((resolve, reject) => {
+      const waiter: Waiter = { shardId, resolve, reject, signal }
+      if (signal) {
+        waiter.onAbort = () => {
+          const i = queue.waiters.indexOf(waiter)
+          if (i < 0) return
+          queue.waiters.splice(i, 1)
+          reject(new AbortedError(`identify of shard ${shardId} was cancelled`))
+          this.pump(key)
+        }
+        signal.addEventListener('abort', waiter.onAbort, { once: true })
+      }
+      queue.waiters.push(waiter)
+      this.pump(key)
+    })
+  }
+
+  /**
+   * Records identifies that happened without a grant (a bot using its own throttler), so later
+   * grants keep a full window away from them.
+   */
+  markUsed(shardIds: Iterable<number>): void {
+    const now = this.clock.now()
+    for (const id of shardIds) {
+      const queue = this.queue(this.keyOf(id))
+      queue.lastGrantAt = now
+    }
+  }
+
+  waiting(): number {
+    let n = 0
+    for (const q of this.keys.values()) n += q.waiters.length
+    return n
+  }
+
+  stats(): { granted: number; waiting: number; maxConcurrency: number; spacingMs: number; budget?: IdentifyBudget } {
+    return {
+      granted: this.grants,
+      waiting: this.waiting(),
+      maxConcurrency: this.maxConcurrency,
+      spacingMs: this.spacingMs,
+      ...(this.budget ? { budget: { ...this.budget } } : {}),
+    }
+  }
+
+  /** Rejects everything queued (manager stopping). */
+  close(reason = 'the identify authority stopped'): void {
+    for (const queue of this.keys.values()) {
+      if (queue.timer !== null) this.clock.clearTimeout(queue.timer)
+      queue.timer = null
+      for (const w of queue.waiters.splice(0)) this.settle(w, new AbortedError(reason))
+    }
+  }
+
+  private queue(key: number): KeyQueue {
+    let q = this.keys.get(key)
+    if (!q) {
+      q = { lastGrantAt: null, waiters: [], timer: null }
+      this.keys.set(key, q)
+    }
+    return q
+  }
+
+  private pump(key: number): void {
+    const queue = this.queue(key)
+    if (queue.timer !== null) {
+      this.clock.clearTimeout(queue.timer)
+      queue.timer = null
+    }
+    if (queue.waiters.length === 0) return
+    const now = this.clock.now()
+    const budgetWait = this.budgetWait(now)
+    if (budgetWait > 0) {
+      queue.timer = this.clock.setTimeout(() => this.pump(key), budgetWait)
+      return
+    }
+    const readyAt = queue.lastGrantAt === null ? now : queue.lastGrantAt + this.spacingMs
+    if (now < readyAt) {
+      queue.timer = this.clock.setTimeout(() => this.pump(key), readyAt - now)
+      return
+    }
+    const waiter = queue.waiters.shift()!
+    queue.lastGrantAt = now
+    this.grants++
+    if (this.budget) this.budget.remaining--
+    const grant: IdentifyGrant = { shardId: waiter.shardId, key, at: now }
+    this.emit('grant', grant)
+    this.settle(waiter, null, grant)
+    if (queue.waiters.length > 0) queue.timer = this.clock.setTimeout(() => this.pump(key), this.spacingMs)
+  }
+
+  /** How long the daily budget makes every queue wait; 0 when an identify may go now. */
+  private budgetWait(now: number): number {
+    const budget = this.budget
+    if (!budget || budget.remaining > 0) return 0
+    if (now >= budget.resetAt) {
+      budget.remaining = budget.total
+      budget.resetAt = now + 86_400_000
+      return 0
+    }
+    this.emit('budgetExhausted', { ...budget })
+    return budget.resetAt - now
+  }
+
+  private settle(w: Waiter, err: Error | null, grant?: IdentifyGrant): void {
+    if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort)
+    if (err) w.reject(err)
+    else w.resolve(grant!)
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The instances one manager runs on its own machine: start them all, stop them all, run an action
+ * on the ones a target selects, restart them one by one. Used by the single-machine manager and by
+ * each child manager in MACHINES mode.
+ */
+import { ShardingError } from '../errors.js'
+import { matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
+import { toWireError } from '../ipc/values.js'
+import { Instance, type InstanceAction, type InstanceInfo, type InstanceSettings } from './instance.js'
+import type { InstanceHost } from './instance-host.js'
+import type { InstancePlan } from './shard-plan.js'
+
+export class InstancePool {
+  readonly instances = new Map<number, Instance>()
+
+  constructor(host: InstanceHost, settings: InstanceSettings, plans: InstancePlan[]) {
+    for (const plan of plans) this.instances.set(plan.id, new Instance(plan.id, plan.shards, host, settings))
+  }
+
+  /** Spawns every instance (the start gate paces them) and resolves when all are ready. */
+  async startAll(): Promise<void> {
+    const all = [...this.instances.values()]
+    for (const instance of all) instance.launch()
+    await Promise.all(all.map((i) => i.whenReady()))
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.instances.values()].map((i) => i.stop()))
+  }
+
+  get(id: number): Instance {
+    const instance = this.instances.get(id)
+    if (!instance) throw new ShardingError('NO_SUCH_INSTANCE', `no instance ${id}; instances are ${[...this.instances.keys()].join(', ')}`)
+    return instance
+  }
+
+  /** The instances a target selects; NoTargetError when none does. */
+  select(target: Target): Instance[] {
+    const selected = [...this.instances.values()].filter((i) => matches({ machine: i.machine, instances: [i.id], shards: i.shards }, target))
+    if (selected.length === 0) throw noTarget(target)
+    return selected
+  }
+
+  /** Runs an action on every selected instance; one entry per instance, failures included. */
+  async run(action: InstanceAction, target: Target, timeoutMs: number): Promise<FanoutEntry[]> {
+    return Promise.all(
+      this.select(target).map(async (instance): Promise<FanoutEntry> => {
+        const base = { instance: instance.id, machine: instance.machine, shards: [...instance.shards] }
+        try {
+          return { ...base, ok: true, value: await instance.run(action, timeoutMs) }
+        } catch (err) {
+          return { ...base, ok: false, error: toWireError(err) }
+        }
+      }),
+    )
+  }
+
+  /** One instance at a time; the next only once the previous is ready again. */
+  async rollingRestart(): Promise<void> {
+    for (const instance of this.instances.values()) await instance.respawn()
+  }
+
+  status(): InstanceInfo[] {
+    return [...this.instances.values()].map((i) => i.info())
+  }
+}

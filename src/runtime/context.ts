@@ -1,0 +1,58 @@
+/**
+ * What an instance learns from its manager at spawn time. It travels as JSON in one environment
+ * variable (both modes: workers get their own env copy), next to the discord.js variables
+ * `SHARDING_MANAGER`, `SHARDS` and `SHARD_COUNT` that an unmodified discord.js Client reads.
+ */
+import { CONTEXT_ENV, PROTOCOL_VERSION } from '../constants.js'
+
+/** Session data a shard needs to RESUME (the shape @discordjs/ws uses). */
+export interface SessionInfo {
+  sessionId: string
+  sequence: number
+  resumeURL: string
+  shardId: number
+  shardCount: number
+}
+
+export interface InstanceContext {
+  v: number
+  instanceId: number
+  machineId: string
+  mode: 'processes' | 'workers'
+  shards: number[]
+  totalShards: number
+  /** The client file the instance runs (absolute path). */
+  file: string
+  /** Last known sessions of this instance's shards, handed over on respawn. */
+  sessions: Record<number, SessionInfo>
+}
+
+export function contextToEnv(ctx: InstanceContext): Record<string, string> {
+  return {
+    [CONTEXT_ENV]: JSON.stringify(ctx),
+    // discord.js ShardingManager compatibility: Client reads these to pick its shards.
+    SHARDING_MANAGER: 'true',
+    SHARDING_MANAGER_MODE: ctx.mode === 'workers' ? 'worker' : 'process',
+    SHARDS: JSON.stringify(ctx.shards),
+    SHARD_COUNT: String(ctx.totalShards),
+    INSTANCE_ID: String(ctx.instanceId),
+    MACHINE_ID: ctx.machineId,
+  }
+}
+
+export function readContext(env: NodeJS.ProcessEnv = process.env): InstanceContext | null {
+  const raw = env[CONTEXT_ENV]
+  if (!raw) return null
+  let ctx: InstanceContext
+  try {
+    ctx = JSON.parse(raw) as InstanceContext
+  } catch {
+    throw new Error(`${CONTEXT_ENV} is not valid JSON; it is set by the sharding manager and must not be edited`)
+  }
+  if (ctx.v !== PROTOCOL_VERSION) {
+    throw new Error(
+      `this instance speaks discordoo-sharding protocol ${PROTOCOL_VERSION} but its manager speaks ${ctx.v}; install the same version on both sides`,
+    )
+  }
+  return ctx
+}

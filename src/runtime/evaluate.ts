@@ -1,0 +1,30 @@
+/**
+ * Runs broadcastEval code inside an instance. Functions arrive as source text (closures are lost,
+ * which is why `context` exists); they are compiled in the global scope, never in ours.
+ */
+export async function runFunction(source: string, target: unknown, context: unknown): Promise<unknown> {
+  const fn = compile(source)
+  if (typeof fn !== 'function') throw new TypeError('broadcastEval expects a function; got ' + typeof fn)
+  return await (fn as (t: unknown, c: unknown) => unknown)(target, context)
+}
+
+/** A discord.js `_sEval`/`_eval` script: an expression that uses `this` as the client. */
+export async function runScript(script: string, target: unknown): Promise<unknown> {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return await new Function(`return (${script});`).call(target)
+}
+
+/** Reads a dotted property path (`guilds.cache.size`) like discord.js's fetchClientValues. */
+export function readPath(target: unknown, path: string): unknown {
+  let value: unknown = target
+  for (const key of path.split('.')) {
+    if (value === null || value === undefined) return undefined
+    value = (value as Record<string, unknown>)[key]
+  }
+  return value
+}
+
+function compile(source: string): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function(`return (${source});`)()
+}

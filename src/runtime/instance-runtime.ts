@@ -1,0 +1,233 @@
+/**
+ * The part of an instance that belongs to the manager, not to the bot: it is loaded before the
+ * user's client file (a --require preload for processes, the worker entry for workers) so that
+ * heartbeats, crash reports, graceful shutdown and orphan exit work even for an unmodified bot.
+ * ShardingClient (the public shard-side API) is a thin facade over the one runtime per instance,
+ * kept on globalThis so that the ESM and CJS builds, or two copies of the package, share it.
+ */
+import { EventEmitter } from 'node:events'
+import { FATAL_EXIT_CODE, PROTOCOL_VERSION } from '../constants.js'
+import { ShardingError } from '../errors.js'
+import { fromWireError } from '../ipc/wire-errors.js'
+import { envelope, isEnvelope, Ops, type Envelope, type Outcome } from '../ipc/envelope.js'
+import { RequestTracker } from '../ipc/requests.js'
+import { decodeValue, encodeValue, toWireError } from '../ipc/values.js'
+import { openManagerChannel, type ManagerChannel } from './channel.js'
+import { readContext, type InstanceContext, type SessionInfo } from './context.js'
+import { readPath, runFunction, runScript } from './evaluate.js'
+import { isFatalGatewayError } from './fatal.js'
+
+const RUNTIME_KEY = Symbol.for('discordoo-sharding.runtime')
+
+export interface ShardStatus {
+  id: number
+  state: string
+  ping?: number
+  guilds?: number
+}
+
+/** What the bot side plugs into the runtime (ShardingClient.attach sets these). */
+export interface RuntimeHooks {
+  /** Object broadcastEval functions receive and fetchClientValues reads. */
+  target?: unknown
+  /** Per-shard status for heartbeats (ping, guild count). */
+  shardStatus?: () => ShardStatus[]
+  /** Closes the bot's gateway sessions on a final stop (not on a resumable restart). */
+  destroy?: () => Promise<unknown> | unknown
+}
+
+const SESSION_FLUSH_MS = 1000
+
+export class InstanceRuntime {
+  readonly context: InstanceContext
+  readonly events = new EventEmitter()
+  readonly hooks: RuntimeHooks = {}
+  private readonly channel: ManagerChannel
+  private readonly requests = new RequestTracker<Outcome>()
+  private readonly pendingSessions = new Map<number, SessionInfo | null>()
+  private sessionTimer: NodeJS.Timeout | null = null
+  private shuttingDown = false
+
+  static current(): InstanceRuntime | null {
+    return ((globalThis as Record<symbol, unknown>)[RUNTIME_KEY] as InstanceRuntime | undefined) ?? null
+  }
+
+  /** Creates the instance's runtime once; later calls return the same one. */
+  static install(): InstanceRuntime | null {
+    const existing = InstanceRuntime.current()
+    if (existing) return existing
+    const context = readContext()
+    if (!context) return null
+    const runtime = new InstanceRuntime(context)
+    ;(globalThis as Record<symbol, unknown>)[RUNTIME_KEY] = runtime
+    return runtime
+  }
+
+  private constructor(context: InstanceContext) {
+    this.context = context
+    this.channel = openManagerChannel(context.mode)
+    this.channel.onMessage((msg) => this.onMessage(msg))
+    this.channel.onClose(() => this.onManagerGone())
+    if (context.mode === 'processes') this.installCrashReporter()
+    // The preload must not keep a finished client file alive; ShardingClient re-refs the channel.
+    this.setChannelRef(false)
+    this.post(Ops.HELLO, { pid: process.pid, instanceId: context.instanceId, protocol: PROTOCOL_VERSION })
+  }
+
+  setChannelRef(ref: boolean): void {
+    if (this.context.mode === 'processes') {
+      const ch = (process as unknown as { channel?: { ref(): void; unref(): void } }).channel
+      if (ref) ch?.ref()
+      else ch?.unref()
+    }
+  }
+
+  post(op: Envelope['op'], d?: unknown, id?: number): void {
+    this.channel.send(envelope(op, d, id))
+  }
+
+  /** Sends a request to the manager; `timeoutMs` 0 waits as long as it takes (identify grants). */
+  async call(kind: string, data: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
+    const { id, promise } = this.requests.create({ timeoutMs, describe: `${kind} request to the manager` })
+    const onAbort = () => {
+      this.post(Ops.CANCEL, undefined, id)
+      this.requests.reject(id, new ShardingError('ABORTED', `${kind} request was cancelled`))
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    this.post(Ops.REQUEST, { kind, ...data }, id)
+    try {
+      const outcome = await promise
+      if (!outcome.ok) throw fromWireError(outcome.error)
+      return outcome.value
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Stores the newest session of a shard; sent to the manager at most once a second (sequence moves on every dispatch). */
+  reportSession(shardId: number, session: SessionInfo | null): void {
+    const prev = this.pendingSessions.get(shardId)
+    this.pendingSessions.set(shardId, session)
+    const isNewSession = !session || !prev || prev.sessionId !== session.sessionId
+    if (isNewSession) return this.flushSessions()
+    if (!this.sessionTimer) {
+      this.sessionTimer = setTimeout(() => this.flushSessions(), SESSION_FLUSH_MS)
+      this.sessionTimer.unref()
+    }
+  }
+
+  flushSessions(): void {
+    if (this.sessionTimer) clearTimeout(this.sessionTimer)
+    this.sessionTimer = null
+    for (const [shardId, session] of this.pendingSessions) this.post(Ops.SESSION, { shardId, session })
+    this.pendingSessions.clear()
+  }
+
+  private onMessage(msg: unknown): void {
+    if (!isEnvelope(msg)) return // discord.js ShardClientUtil messages are handled by discord.js itself
+    switch (msg.op) {
+      case Ops.HEARTBEAT:
+        return this.post(Ops.HEARTBEAT_ACK, { t: (msg.d as { t: number }).t, memory: memory(), shards: this.safeStatus() })
+      case Ops.RESPONSE:
+        this.requests.resolve(msg.id!, msg.d as Outcome)
+        return
+      case Ops.REQUEST:
+        void this.answer(msg.id!, msg.d as Record<string, unknown>)
+        return
+      case Ops.MESSAGE: {
+        const d = msg.d as { message: unknown; from: unknown }
+        this.events.emit('message', decodeValue(d.message), d.from)
+        return
+      }
+      case Ops.SHUTDOWN:
+        void this.shutdown(Boolean((msg.d as { resumable?: boolean } | undefined)?.resumable))
+        return
+    }
+  }
+
+  private async answer(id: number, d: Record<string, unknown>): Promise<void> {
+    let outcome: Outcome
+    try {
+      outcome = { ok: true, value: encodeValue(await this.execute(d)) }
+    } catch (err) {
+      outcome = { ok: false, error: toWireError(err) }
+    }
+    this.post(Ops.RESPONSE, outcome, id)
+  }
+
+  private async execute(d: Record<string, unknown>): Promise<unknown> {
+    const target = this.hooks.target
+    switch (d.kind) {
+      case 'eval':
+        return runFunction(d.fn as string, target, decodeValue(d.context))
+      case 'script':
+        return runScript(d.script as string, target)
+      case 'fetch':
+        return readPath(target, d.prop as string)
+      case 'request': {
+        if (this.events.listenerCount('request') === 0) {
+          throw new ShardingError('NO_HANDLER', `instance ${this.context.instanceId} has no 'request' listener; add sharding.on('request', req => req.reply(...))`)
+        }
+        return await new Promise((resolve, reject) => {
+          this.events.emit('request', { message: decodeValue(d.message), from: d.from, reply: resolve, fail: reject })
+        })
+      }
+      default:
+        throw new ShardingError('UNKNOWN_OP', `unknown request kind ${JSON.stringify(d.kind)}; manager and instance run different versions?`)
+    }
+  }
+
+  private safeStatus(): ShardStatus[] | undefined {
+    try {
+      return this.hooks.shardStatus?.()
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Graceful stop: tell the bot, close sessions unless a respawn should resume them, report sessions, exit. */
+  async shutdown(resumable: boolean): Promise<void> {
+    if (this.shuttingDown) return
+    this.shuttingDown = true
+    this.events.emit('shutdown', { resumable })
+    try {
+      if (!resumable && this.hooks.destroy) await this.hooks.destroy()
+    } catch {
+      // Exiting anyway; the manager kills us after its kill timeout if this hangs.
+    }
+    this.flushSessions()
+    this.channel.flush(envelope(Ops.SHUTDOWN, { done: true }), () => process.exit(0))
+  }
+
+  /** The manager process died: no orphan may keep gateway sessions a respawned copy would duplicate. */
+  private onManagerGone(): void {
+    this.requests.rejectAll((what) => new ShardingError('MANAGER_GONE', `${what}: the manager is gone`))
+    process.exit(0)
+  }
+
+  /**
+   * Reports an uncaught error to the manager before the process dies, so the manager can show the
+   * bot's own error and stack. Only acts when no other handler exists: a bot with its own
+   * uncaughtException handler keeps its behaviour.
+   */
+  private installCrashReporter(): void {
+    const handler = (err: unknown) => {
+      if (process.listenerCount('uncaughtException') > 1) return
+      const fatal = isFatalGatewayError(err)
+      console.error(err)
+      const code = fatal ? FATAL_EXIT_CODE : 1
+      const timer = setTimeout(() => process.exit(code), 1000)
+      this.channel.flush(envelope(fatal ? Ops.FATAL : Ops.CRASH, { error: toWireError(err) }), () => {
+        clearTimeout(timer)
+        process.exit(code)
+      })
+    }
+    process.on('uncaughtException', handler)
+  }
+}
+
+function memory(): { rss: number; heapUsed: number } {
+  const m = process.memoryUsage()
+  return { rss: m.rss, heapUsed: m.heapUsed }
+}
+

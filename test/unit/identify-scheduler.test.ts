@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest'
+import { IdentifyScheduler } from '../../src/manager/identify-scheduler.js'
+import { FakeClock } from '../helpers/fake-clock.js'
+
+function setup(maxConcurrency: number, extra: Partial<ConstructorParameters<typeof IdentifyScheduler>[0]> = {}) {
+  const clock = new FakeClock()
+  const scheduler = new IdentifyScheduler({ maxConcurrency, windowMs: 5000, marginMs: 0, clock, ...extra })
+  const grants: { shard: number; key: number; at: number }[] = []
+  scheduler.on('grant', (g) => grants.push({ shard: g.shardId, key: g.key, at: g.at }))
+  return { clock, scheduler, grants }
+}
+
+describe('IdentifyScheduler', () => {
+  it.each([
+    [16, 1],
+    [16, 4],
+    [16, 16],
+    [17, 4],
+    [100, 16],
+  ])('%i shards at concurrency %i finish in exactly ceil(N/C) windows', async (n, c) => {
+    const { clock, scheduler, grants } = setup(c)
+    const all = Array.from({ length: n }, (_, s) => scheduler.acquire(s))
+    await clock.advance(Math.ceil(n / c) * 5000 + 1)
+    await Promise.all(all)
+    expect(grants).toHaveLength(n)
+    const last = Math.max(...grants.map((g) => g.at))
+    expect(last).toBe((Math.ceil(n / c) - 1) * 5000)
+    // never two grants for one key inside a window
+    const byKey = new Map<number, number[]>()
+    for (const g of grants) byKey.set(g.key, [...(byKey.get(g.key) ?? []), g.at])
+    for (const times of byKey.values()) {
+      for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(5000)
+    }
+  })
+
+  it('is FIFO per key and runs keys in parallel', async () => {
+    const { clock, scheduler, grants } = setup(2)
+    for (const s of [4, 0, 2, 1, 3]) void scheduler.acquire(s)
+    await clock.advance(20_000)
+    expect(grants.filter((g) => g.key === 0).map((g) => g.shard)).toEqual([4, 0, 2])
+    expect(grants.filter((g) => g.key === 1).map((g) => g.shard)).toEqual([1, 3])
+    expect(grants.find((g) => g.shard === 1)!.at).toBe(0)
+  })
+
+  it('adds the margin to every window', async () => {
+    const { clock, scheduler, grants } = setup(1, { marginMs: 250 })
+    void scheduler.acquire(0)
+    void scheduler.acquire(1)
+    await clock.advance(6000)
+    expect(grants.map((g) => g.at)).toEqual([0, 5250])
+  })
+
+  it('cancellation frees the queue slot at once', async () => {
+    const { clock, scheduler, grants } = setup(1)
+    void scheduler.acquire(0)
+    const ac = new AbortController()
+    const cancelled = scheduler.acquire(1, { signal: ac.signal })
+    void scheduler.acquire(2)
+    ac.abort()
+    await expect(cancelled).rejects.toMatchObject({ code: 'ABORTED' })
+    await clock.advance(5000)
+    expect(grants.map((g) => [g.shard, g.at])).toEqual([
+      [0, 0],
+      [2, 5000],
+    ])
+    expect(scheduler.waiting()).toBe(0)
+  })
+
+  it('waits for the daily budget reset instead of exceeding it', async () => {
+    const { clock, scheduler, grants } = setup(4, { budget: { total: 10, remaining: 2, resetAt: 60_000 } })
+    for (let s = 0; s < 4; s++) void scheduler.acquire(s)
+    await clock.advance(59_999)
+    expect(grants).toHaveLength(2)
+    await clock.advance(1)
+    expect(grants).toHaveLength(4)
+    expect(grants.slice(2).every((g) => g.at === 60_000)).toBe(true)
+    expect(scheduler.stats().budget!.remaining).toBe(8)
+  })
+
+  it('keeps a full window after identifies it did not grant (markUsed)', async () => {
+    const { clock, scheduler, grants } = setup(2)
+    await clock.advance(1000)
+    scheduler.markUsed([0, 1])
+    void scheduler.acquire(2)
+    await clock.advance(10_000)
+    expect(grants[0].at).toBe(6000)
+  })
+
+  it('close() rejects everything queued', async () => {
+    const { scheduler } = setup(1)
+    void scheduler.acquire(0)
+    const queued = scheduler.acquire(1)
+    scheduler.close()
+    await expect(queued).rejects.toMatchObject({ code: 'ABORTED' })
+  })
+})

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import { decodeValue, encodeValue } from '../../src/ipc/values.js'
+
+const roundTrip = (v: unknown) => decodeValue(JSON.parse(JSON.stringify(encodeValue(v))))
+
+describe('value semantics', () => {
+  it('keeps Map, Set, BigInt, Date, undefined, NaN and nested objects through JSON', () => {
+    const value = {
+      map: new Map<unknown, unknown>([[1, { a: new Set([1, 2]) }], ['k', 2n]]),
+      big: 123456789012345678901234567890n,
+      date: new Date(1700000000000),
+      undef: undefined,
+      nan: NaN,
+      inf: -Infinity,
+      negZero: -0,
+      nested: { deep: [1, undefined, { x: null }] },
+      bytes: new Uint8Array([1, 2, 255]),
+      re: /ab+c/gi,
+    }
+    const out = roundTrip(value) as typeof value
+    expect(out.map).toBeInstanceOf(Map)
+    expect(out.map.get(1)).toEqual({ a: new Set([1, 2]) })
+    expect(out.map.get('k')).toBe(2n)
+    expect(out.big).toBe(123456789012345678901234567890n)
+    expect(out.date).toEqual(new Date(1700000000000))
+    expect('undef' in out && out.undef === undefined).toBe(true)
+    expect(out.nan).toBeNaN()
+    expect(out.inf).toBe(-Infinity)
+    expect(Object.is(out.negZero, -0)).toBe(true)
+    expect(out.nested.deep).toEqual([1, undefined, { x: null }])
+    expect(out.bytes).toEqual(new Uint8Array([1, 2, 255]))
+    expect(out.re.source).toBe('ab+c')
+    expect(out.re.flags).toBe('gi')
+  })
+
+  it('keeps an Error with its name, message, stack, code and cause', () => {
+    const err = Object.assign(new TypeError('boom'), { code: 'E_BOOM' })
+    err.cause = new Error('root')
+    const out = roundTrip(err) as Error & { code: string }
+    expect(out).toBeInstanceOf(Error)
+    expect(out.name).toBe('TypeError')
+    expect(out.message).toBe('boom')
+    expect(out.stack).toBe(err.stack)
+    expect(out.code).toBe('E_BOOM')
+    expect((out.cause as Error).message).toBe('root')
+  })
+
+  it('uses toJSON of class instances, own properties otherwise; functions become undefined', () => {
+    class WithJson {
+      secret = 1
+      toJSON() {
+        return { id: '1' }
+      }
+    }
+    class Plain {
+      a = 1
+      method() {}
+    }
+    expect(roundTrip({ w: new WithJson(), p: new Plain(), f: () => 1 })).toEqual({ w: { id: '1' }, p: { a: 1 }, f: undefined })
+  })
+
+  it('does not confuse a user object that uses the tag key', () => {
+    expect(roundTrip({ __dsv: 'b', v: '1' })).toEqual({ __dsv: 'b', v: '1' })
+  })
+
+  it('names the path of a circular reference', () => {
+    const a: Record<string, unknown> = { list: [] }
+    ;(a.list as unknown[]).push(a)
+    expect(() => encodeValue(a)).toThrow(/circular reference at \$\.list\[0\]/)
+  })
+})
