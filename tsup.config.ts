@@ -6,11 +6,12 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     client: 'src/client/index.ts',
+    simulator: 'src/simulator/index.ts',
     'runtime/process-preload': 'src/runtime/process-preload.ts',
     'runtime/worker-entry': 'src/runtime/worker-entry.ts',
   },
   format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts', client: 'src/client/index.ts' } },
+  dts: { entry: { index: 'src/index.ts', client: 'src/client/index.ts', simulator: 'src/simulator/index.ts' } },
   target: 'node20',
   platform: 'node',
   sourcemap: true,

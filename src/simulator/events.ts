@@ -1,0 +1,73 @@
+import type { CloseInitiator } from './gateway-connection.js'
+import type { IdentifyRecord, ViolationRecord } from './identify-rules.js'
+import type { SessionEndReason } from './sessions.js'
+
+export interface SessionEvent {
+  sessionId: string
+  shard: [number, number]
+  /** Guilds listed in READY. */
+  guilds: number
+}
+
+export interface SessionEndEvent {
+  sessionId: string
+  shard: [number, number]
+  reason: SessionEndReason
+}
+
+export interface ResumeEvent {
+  sessionId: string
+  shard: [number, number]
+  /** Dispatches replayed before RESUMED. */
+  replayed: number
+  /** The client connected on the `resume_gateway_url` path. */
+  viaResumeUrl: boolean
+}
+
+export interface CloseEvent {
+  connectionId: number
+  /** Shard of the session attached when the socket closed; null for a socket that never authenticated. */
+  shard: [number, number] | null
+  sessionId: string | null
+  code: number
+  initiator: CloseInitiator
+}
+
+export interface InvalidSessionEvent {
+  connectionId: number
+  shard: [number, number] | null
+  resumable: boolean
+  reason: 'identify-rate-limit' | 'budget-exhausted' | 'unknown-session' | 'replay-unavailable' | 'admin'
+}
+
+export interface BudgetExhaustedEvent {
+  mode: 'terminate' | 'invalid-session'
+  /** The token that replaced the old ones (`terminate` mode). */
+  newToken: string | null
+}
+
+export interface ConnectionEvent {
+  connectionId: number
+  path: string
+  version: number
+  compress: boolean
+}
+
+/** Events a GatewaySimulator emits, so tests can await them instead of sleeping. */
+export interface SimulatorEventMap {
+  /** A WebSocket was accepted (before HELLO). */
+  connection: [ConnectionEvent]
+  /** An IDENTIFY passed validation (see `outcome`). */
+  identify: [IdentifyRecord]
+  /** An IDENTIFY came inside its key's window. */
+  violation: [ViolationRecord]
+  /** An IDENTIFY created a session (READY sent). */
+  session: [SessionEvent]
+  /** A session can no longer be resumed. */
+  sessionEnd: [SessionEndEvent]
+  resume: [ResumeEvent]
+  close: [CloseEvent]
+  invalidSession: [InvalidSessionEvent]
+  rateLimited: [{ connectionId: number; shard: [number, number] | null }]
+  budgetExhausted: [BudgetExhaustedEvent]
+}
