@@ -7,6 +7,8 @@ export interface MachineStatus {
   id: string
   state: string
   host?: string
+  /** MACHINES parent: the link to this machine (round trip, whether messages use UDP, resumes, messages awaiting acknowledgement). */
+  link?: { up: boolean; rttMs: number | null; udp: boolean; resumes: number; queued: number }
   instances: InstanceInfo[]
 }
 

@@ -1,9 +1,10 @@
 /** MACHINES mode: a parent that drives child managers, or a child manager in standby. */
-import { ShardingError } from '../errors.js'
+import { ChildBackend } from '../machines/child-backend.js'
+import { ParentBackend } from '../machines/parent-backend.js'
 import type { Backend } from './backend.js'
 import type { ManagerEvents } from './local-backend.js'
 import type { ResolvedOptions } from './options.js'
 
-export function createMachinesBackend(_opts: ResolvedOptions, _events: ManagerEvents): Backend {
-  throw new ShardingError('NOT_IMPLEMENTED', 'MACHINES mode is not available in this build')
+export function createMachinesBackend(opts: ResolvedOptions, events: ManagerEvents): Backend {
+  return opts.machines!.me === 'parent' ? new ParentBackend(opts, events) : new ChildBackend(opts, events)
 }

@@ -46,11 +46,27 @@ export interface MachinePoint {
   tls?: TlsFilesOptions
 }
 
+/** Advanced: link timings (both roles). */
+export interface LinkTuning {
+  /** PING period, ms (default 5000). */
+  heartbeatInterval?: number
+  /** Silence after which a link is dead, ms (default 15000). */
+  heartbeatTimeout?: number
+  /** Parent: first reconnect delay cap, ms (default 1000; doubles with full jitter). */
+  reconnectDelay?: number
+  /** Parent: largest reconnect delay cap, ms (default 30000). */
+  maxReconnectDelay?: number
+  /** Largest frame accepted, bytes (default 16 MiB). */
+  maxFrameBytes?: number
+}
+
 export interface MachinesOptions {
   me: 'parent' | 'child'
   points?: MachinePoint[]
-  ipc?: { networkHost?: string; networkPort?: number }
+  /** Child: where to listen. `udp: true` also accepts encrypted UDP when the parent asks for it. */
+  ipc?: { networkHost?: string; networkPort?: number; udp?: boolean }
   tls?: TlsFilesOptions
+  link?: LinkTuning
 }
 
 export interface ResolvedPoint {
@@ -67,8 +83,8 @@ export interface ResolvedPoint {
 }
 
 export type ResolvedMachines =
-  | { me: 'parent'; points: ResolvedPoint[]; totalFromPoints: number }
-  | { me: 'child'; host: string; port: number; tls: TlsFilesOptions }
+  | { me: 'parent'; points: ResolvedPoint[]; totalFromPoints: number; link: LinkTuning }
+  | { me: 'child'; host: string; port: number; udp: boolean; tls: TlsFilesOptions; link: LinkTuning }
 
 const CHILD_MODES = new Set<string>(Object.values(ChildShardingModes))
 
@@ -86,7 +102,7 @@ function resolveChild(raw: MachinesOptions): ResolvedMachines {
     throw new OptionsError('machines.ipc.networkHost', "is required: the IP this child listens on, e.g. '10.0.18.1' or '::1'")
   }
   const port = resolvePort('machines.ipc.networkPort', raw.ipc?.networkPort)
-  return { me: 'child', host, port, tls: resolveTls('machines.tls', raw.tls, true) }
+  return { me: 'child', host, port, udp: raw.ipc?.udp === true, tls: resolveTls('machines.tls', raw.tls, true), link: resolveLinkTuning(raw.link) }
 }
 
 function resolveParent(raw: MachinesOptions): ResolvedMachines {
@@ -128,7 +144,16 @@ function resolveParent(raw: MachinesOptions): ResolvedMachines {
     const tls = resolveTls(`${f}.tls`, p.tls ?? raw.tls, false)
     return { id, host: p.host, port, udp: p.udp ?? null, mode: modeValue as ChildShardingMode, shards, shardsPerInstance: perInstance, firstInstanceId, childOptions: cmo, tls }
   })
-  return { me: 'parent', points, totalFromPoints: Math.max(...owner.keys()) + 1 }
+  return { me: 'parent', points, totalFromPoints: Math.max(...owner.keys()) + 1, link: resolveLinkTuning(raw.link) }
+}
+
+function resolveLinkTuning(raw: LinkTuning | undefined): LinkTuning {
+  if (raw === undefined) return {}
+  if (typeof raw !== 'object' || raw === null) throw new OptionsError('machines.link', 'expected an object of link timings')
+  for (const [key, value] of Object.entries(raw)) {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new OptionsError(`machines.link.${key}`, `expected an integer ≥ 1, got ${JSON.stringify(value)}`)
+  }
+  return { ...raw }
 }
 
 function resolvePort(field: string, value: unknown): number {

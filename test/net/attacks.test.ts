@@ -1,0 +1,162 @@
+/**
+ * Hostile or broken peers. In every case the server must stay up, emit a 'refused' event with a
+ * useful reason, and the legitimately attached parent must keep exchanging messages.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { LinkClient } from '../../src/net/client.js'
+import { LinkServer } from '../../src/net/server.js'
+import { FrameType } from '../../src/net/constants.js'
+import { encodeEmptyFrame, encodeFrame } from '../../src/net/frame.js'
+import type { RefusedEvent } from '../../src/net/client.js'
+import { Cleanup, assertExchanging, clientOpts, connectPair, dropCertSet, helloFrame, makeCertSet, rawTls, untilClosed, waitEvent, type CertSet } from './_support.js'
+
+let c: CertSet
+const cleanup = new Cleanup()
+let server: LinkServer
+let client: LinkClient
+let port: number
+
+beforeAll(async () => {
+  c = makeCertSet()
+  ;({ server, client, port } = await connectPair(c, cleanup))
+})
+afterAll(async () => {
+  await cleanup.run()
+  dropCertSet(c)
+})
+
+let probe = 0
+afterEach(async () => {
+  expect(server.up).toBe(true)
+  expect(client.up).toBe(true)
+  await assertExchanging(client, server, `after-attack-${probe++}`)
+})
+
+const refusal = (pred: (e: RefusedEvent) => boolean = () => true): Promise<RefusedEvent> => waitEvent<RefusedEvent>(server, 'refused', pred)
+
+describe('TLS-level refusals', () => {
+  it('a client without a certificate', async () => {
+    const refused = refusal()
+    const err = await rawTls(port, { ca: [c.child.certPem] }).then(
+      (s) => new Promise((resolve) => { s.on('error', resolve); s.on('close', () => resolve('closed')) }),
+      (e) => e,
+    )
+    expect(String((err as Error)?.message ?? err)).toMatch(/certificate required|closed|alert/i)
+    const r = await refused
+    expect(r.code).toBe('ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE')
+    expect(r.reason).toContain('sent no certificate')
+    expect(r.remoteAddress).toBe('127.0.0.1')
+  })
+
+  it('a client certificate that is not in the trust list', async () => {
+    const refused = refusal()
+    const stranger = cleanup.add(new LinkClient(clientOpts(c, port, { tls: { cert: c.stranger.certPath, key: c.stranger.keyPath, trust: [c.child.certPath] } })))
+    const atStranger = waitEvent<RefusedEvent>(stranger, 'refused')
+    stranger.connect()
+    const [r, rs] = await Promise.all([refused, atStranger])
+    expect(r.code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT')
+    expect(r.reason).toContain('not in this side')
+    // TLS 1.3: the client saw secureConnect, so only the missing WELCOME tells it
+    expect(rs.code).toBe('HANDSHAKE_CLOSED')
+    expect(rs.reason).toContain('does not trust')
+    await stranger.close()
+  })
+
+  it('an expired client certificate (even though it is listed)', async () => {
+    const refused = refusal()
+    const s = await rawTls(port, { cert: c.expired, ca: [c.child.certPem] })
+    await untilClosed(s)
+    const r = await refused
+    expect(r.code).toBe('CERT_HAS_EXPIRED')
+    expect(r.reason).toContain('expired')
+  })
+
+  it('a client certificate whose extendedKeyUsage lacks clientAuth', async () => {
+    const refused = refusal()
+    const s = await rawTls(port, { cert: c.serverOnly, ca: [c.child.certPem] })
+    await untilClosed(s)
+    const r = await refused
+    expect(r.code).toBe('INVALID_PURPOSE')
+    expect(r.reason).toContain('extendedKeyUsage')
+  })
+
+  it('the client refuses a server certificate that is not in its trust list', async () => {
+    const wrong = cleanup.add(new LinkClient(clientOpts(c, port, { tls: { cert: c.parent2.certPath, key: c.parent2.keyPath, trust: [c.stranger.certPath] } })))
+    const refusedAtClient = waitEvent<RefusedEvent>(wrong, 'refused')
+    const refusedAtServer = refusal()
+    wrong.connect()
+    const r = await refusedAtClient
+    expect(r.code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT')
+    expect(r.reason).toContain("peer's certificate is not in this side's trust list")
+    expect(r.error.remote).toBe(false)
+    await refusedAtServer // the server logs the aborted handshake too
+    await wrong.close()
+  })
+})
+
+describe('protocol-level refusals after a good TLS handshake', () => {
+  const legit = (): Promise<import('node:tls').TLSSocket> => rawTls(port, { cert: c.parent2, ca: [c.child.certPem] })
+
+  async function expectGoAway(bytes: Buffer[], code: string, reasonPart: string | RegExp): Promise<void> {
+    const refused = refusal((e) => e.code === code)
+    const s = await legit()
+    const closed = untilClosed(s)
+    for (const b of bytes) s.write(b)
+    const r = await refused
+    expect(r.reason).toMatch(reasonPart)
+    const received = await closed
+    // the server said why before closing: a GOAWAY frame carrying the same code
+    expect(received[4]).toBe(FrameType.GOAWAY)
+    expect(received.subarray(10).toString('latin1')).toContain(code)
+  }
+
+  it('garbage bytes', () => expectGoAway([Buffer.from('GET / HTTP/1.1\r\nHost: child\r\n\r\n')], 'FRAME_TOO_LARGE', /announces \d+ bytes/))
+
+  it('a frame header announcing 4 GiB', () => {
+    const h = Buffer.alloc(10)
+    h.writeUInt32BE(0xffffffff, 0)
+    h[4] = FrameType.MSG
+    return expectGoAway([h], 'FRAME_TOO_LARGE', /4294967295/)
+  })
+
+  it('an unknown frame type', () => {
+    const f = encodeEmptyFrame(FrameType.PING, 0)
+    f[4] = 0x63
+    return expectGoAway([f], 'UNKNOWN_FRAME_TYPE', /unknown frame type 99/)
+  })
+
+  it('a valid frame that is not HELLO first', () => expectGoAway([encodeFrame(FrameType.MSG, 1, { hi: 1 })], 'UNEXPECTED_FRAME', /expected HELLO, got MSG/))
+
+  it('a HELLO with a malformed payload', () => expectGoAway([helloFrame({ role: 'root', nodeId: 42 })], 'BAD_HANDSHAKE', /role must be/))
+
+  it('a wrong protocol version in HELLO: both sides surface the reason', async () => {
+    await expectGoAway([helloFrame({ v: 2, minV: 2 })], 'VERSION_MISMATCH', 'protocol version 2 not supported, this side speaks 1..1')
+    const future = cleanup.add(new LinkClient(clientOpts(c, port, { tls: { cert: c.parent2.certPath, key: c.parent2.keyPath, trust: [c.child.certPath] }, protocol: { v: 3, minV: 2 } })))
+    const r = waitEvent<RefusedEvent>(future, 'refused')
+    future.connect()
+    const e = await r
+    expect(e.code).toBe('VERSION_MISMATCH')
+    expect(e.reason).toContain('protocol versions 2..3 not supported, this side speaks 1..1')
+    await future.close()
+  })
+
+  it('a resume of a session it does not own is treated as a new session, so refused while attached', () =>
+    expectGoAway([helloFrame({ resume: { sessionId: server.stats().sessionId, lastSeq: 0 } })], 'ALREADY_ATTACHED', /already attached/))
+
+  it('silence after TLS (no HELLO) times out', async () => {
+    const refused = refusal((e) => e.code === 'HANDSHAKE_TIMEOUT')
+    const s = await legit()
+    await untilClosed(s)
+    expect((await refused).reason).toContain('no HELLO within')
+  })
+
+  it('a plain TCP client speaking no TLS', async () => {
+    const { connect } = await import('node:net')
+    const refused = refusal()
+    const s = connect(port, '127.0.0.1', () => s.write('hello?\r\n\r\n'))
+    s.on('error', () => {})
+    const r = await refused
+    expect(r.reason).toMatch(/TLS/)
+    s.destroy()
+  })
+})
