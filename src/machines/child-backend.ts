@@ -115,7 +115,9 @@ export class ChildBackend implements Backend {
 
   private onMessage(msg: { t?: string; d?: unknown }): void {
     if (this.rpc.handle(msg)) return
-    if (msg.t === 'assign') void this.enqueue(() => this.applyAssignment(msg.d as Assignment))
+    if (msg.t === 'assign') return void this.enqueue(() => this.applyAssignment(msg.d as Assignment))
+    // A parent on a newer version may send ops we do not know: say so, never crash on it.
+    this.events.emitEvent('machineError', { machine: 'parent', code: 'UNKNOWN_OP', reason: `unknown message ${JSON.stringify(msg?.t)} from the parent; ignored` })
   }
 
   private async serve(kind: string, d: Record<string, unknown>): Promise<unknown> {

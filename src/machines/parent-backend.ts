@@ -160,6 +160,10 @@ export class ParentBackend implements Backend {
         this.emit(msg.d.name, ...args)
         return
       }
+      case 'status':
+        return
+      default:
+        this.emit('machineError', { machine: machine.id, code: 'UNKNOWN_OP', reason: `unknown message ${JSON.stringify((msg as { t?: unknown }).t)}; ignored` })
     }
   }
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { LinkLostError } from '../../dist/index.js'
+import { LinkClient } from '../../src/net/index.js'
 import { makeCert } from '../helpers/certs.js'
 import { childManager, childProcess, dropCerts, makeCerts, parentManager, parentOptions, stopMachines, type Certs } from '../helpers/machines.js'
 import { fixture, nextEvent } from '../helpers/manager.js'
@@ -216,5 +217,26 @@ describe('MACHINES mode', () => {
     const big = 'x'.repeat(200_000) // larger than a UDP message: goes over TLS on the same ordered session
     const results = await parent.broadcastEval((c, ctx: any) => [c.instanceId, ctx.big.length], { context: { big } })
     expect(results).toEqual([[0, 200_000], [1, 200_000], [2, 200_000]])
+  })
+
+  it('answers unknown ops with a clear reason and keeps working', async () => {
+    const port = await freePort()
+    const [c0] = certs.children
+    const child = childManager(c0, [certs.parent.certPath], '127.0.0.1', port)
+    await child.start()
+    const raw = new LinkClient({ host: '127.0.0.1', port, nodeId: 'raw-parent', tls: { cert: certs.parent.certPath, key: certs.parent.keyPath, trust: [c0.certPath] } })
+    const up = nextEvent(raw, 'up')
+    raw.connect()
+    await up
+    const complaint = nextEvent<any>(child, 'machineError', (e) => e.code === 'UNKNOWN_OP')
+    raw.send({ t: 'bogus' })
+    expect((await complaint).reason).toMatch(/unknown message "bogus"/)
+    const answer = nextEvent<any>(raw, 'message', (m) => m.t === 'res' && m.id === 7)
+    raw.send({ t: 'req', id: 7, d: { kind: 'explode' } })
+    expect((await answer).d).toMatchObject({ ok: false, error: { code: 'UNKNOWN_OP' } })
+    await raw.close()
+    const parent = parentManager(parentOptions(certs, [{ host: '127.0.0.1', port, cert: c0, mode: 'processes', from: 0, to: 1 }]))
+    await parent.start()
+    expect(await parent.fetchClientValues('shards')).toEqual([[0, 1]])
   })
 })
