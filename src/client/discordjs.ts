@@ -15,8 +15,16 @@ import type { ShardingClient } from './ShardingClient.js'
 export interface AttachOptions {
   /** Route IDENTIFYs through the manager's identify authority (default true). */
   identify?: boolean
-  /** Resume stored sessions and report new ones to the manager (default true). */
+  /** Report sessions to the manager's session store (default true). */
   sessions?: boolean
+  /**
+   * RESUME the sessions a previous instance left (default false). discord.js builds its caches
+   * (user, guilds, channels) from READY and GUILD_CREATE, which a RESUME in a fresh process never
+   * gets: with `resume: true` the client becomes ready from a stored READY identity with an empty
+   * guild cache that fills from later events. Meant for bots that do not rely on the cache (partials);
+   * by default a respawned instance IDENTIFYs and gets its full state.
+   */
+  resume?: boolean
 }
 
 interface WsOptions {
@@ -45,7 +53,7 @@ export function attachDiscordJs(sharding: ShardingClient, runtime: InstanceRunti
     const ws = (client.options.ws ??= {})
     ws.buildIdentifyThrottler ??= () => sharding.identifyThrottler()
   }
-  if (options.sessions !== false) hookSessions(client, sharding)
+  if (options.sessions !== false) hookSessions(client, sharding, options.resume === true)
   client.on('shardReady', (id: number) => sharding.reportShard(id, 'ready'))
   client.on('shardResume', (id: number) => sharding.reportShard(id, 'resumed'))
   client.on('shardReconnecting', (id: number) => sharding.reportShard(id, 'reconnecting'))
@@ -63,8 +71,21 @@ export function attachDiscordJs(sharding: ShardingClient, runtime: InstanceRunti
  * and reads sessions only later, when shards connect; wrapping connect lets us install the session
  * hooks in that gap.
  */
-function hookSessions(client: DiscordJsClientLike, sharding: ShardingClient): void {
-  const handedOver = new Map<number, SessionInfo>(Object.entries(sharding.sessions).map(([k, v]) => [Number(k), v]))
+function hookSessions(client: DiscordJsClientLike, sharding: ShardingClient, resume: boolean): void {
+  const handedOver = new Map<number, SessionInfo>(resume ? Object.entries(sharding.sessions).map(([k, v]) => [Number(k), v]) : [])
+  const resumed = new Map<number, SessionInfo>()
+  // READY's bot identity, kept with the session so a resuming successor can become ready.
+  let identity: SessionInfo['identity']
+  client.on('raw', (packet: { t?: string; d?: { user?: unknown; application?: unknown } }) => {
+    if (packet?.t === 'READY' && packet.d) identity = { user: packet.d.user, application: packet.d.application }
+  })
+  if (resume) {
+    client.on('shardResume', (id: number) => {
+      const session = resumed.get(id)
+      resumed.delete(id) // only the first RESUME of a handed-over session lacks its READY
+      if (session) completeResumedReady(client, id, session)
+    })
+  }
   const connect = client.ws.connect.bind(client.ws)
   client.ws.connect = function connectWithSessions() {
     const pending = connect()
@@ -78,16 +99,47 @@ function hookSessions(client: DiscordJsClientLike, sharding: ShardingClient): vo
         // A stored session is offered once; if the RESUME fails, discord.js clears it and identifies.
         const stored = handedOver.get(shardId) ?? null
         handedOver.delete(shardId)
+        if (stored) {
+          resumed.set(shardId, stored)
+          // discord.js keeps its own copy on its shard object and reads it on HELLO and RESUMED
+          // (`shard.sessionInfo.sequence`); without it a fresh client crashes on its first RESUMED.
+          update(shardId, stored)
+        }
         return stored
       }
       wsOptions.updateSessionInfo = (shardId, info) => {
         update(shardId, info)
-        sharding.reportSession(shardId, info)
+        sharding.reportSession(shardId, info ? { ...info, identity: identity ?? resumed.get(shardId)?.identity } : null)
       }
       ;(wsOptions as { __dsmHooked?: boolean }).__dsmHooked = true
     }
     return pending
   }
+}
+
+/**
+ * A shard that RESUMEd a predecessor's session never sees READY, so discord.js would never set
+ * client.user or become ready (and would queue every event forever). Feed it the READY identity
+ * the predecessor stored, with no guilds to wait for.
+ */
+function completeResumedReady(client: DiscordJsClientLike, shardId: number, session: SessionInfo): void {
+  const ws = client.ws as unknown as {
+    shards: Map<number, { onReadyPacket(d: unknown): void }>
+    handlePacket(packet: unknown, shard: unknown): void
+  }
+  const shard = ws.shards.get(shardId)
+  if (!session.identity || !shard) return
+  const d = {
+    v: 10,
+    user: session.identity.user,
+    application: session.identity.application,
+    guilds: [],
+    session_id: session.sessionId,
+    resume_gateway_url: session.resumeURL,
+    shard: [shardId, session.shardCount],
+  }
+  shard.onReadyPacket(d)
+  ws.handlePacket({ op: 0, t: 'READY', s: null, d }, shard)
 }
 
 function shardStatus(client: DiscordJsClientLike, shards: number[]): ShardStatus[] {

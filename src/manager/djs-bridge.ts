@@ -54,8 +54,10 @@ export class DjsBridge {
       this.host.respawnAll()
       return true
     }
-    if ('_eval' in msg && ('_result' in msg || '_error' in msg)) return this.settle(`e:${msg._eval}`, msg)
-    if ('_fetchProp' in msg && ('_result' in msg || '_error' in msg)) return this.settle(`f:${msg._fetchProp}`, msg)
+    // Instances only ever answer `_eval` / `_fetchProp`; a result of undefined loses its `_result`
+    // key in JSON (process mode), so the key alone is the answer.
+    if ('_eval' in msg) return this.settle(`e:${msg._eval}`, msg)
+    if ('_fetchProp' in msg) return this.settle(`f:${msg._fetchProp}`, msg)
     return false
   }
 

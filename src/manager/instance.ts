@@ -56,6 +56,9 @@ export interface InstanceInfo {
 
 type Waiter = { resolve(): void; reject(err: Error): void }
 
+const DJS_FATAL_CLOSE =
+  'a discord.js shard closed with a gateway code it never reconnects from (4004 authentication failed, 4010 invalid shard, 4011 sharding required, 4012 API version, 4013/4014 intents); discord.js does not report which'
+
 export class Instance {
   state: InstanceState = 'idle'
   restarts = 0
@@ -76,6 +79,8 @@ export class Instance {
   private identifyRequests = 0
   private lastCrash: WireError | null = null
   private fatalError: WireError | null = null
+  /** discord.js reported a shard closed for good (its own error, when it comes, is more precise). */
+  private djsFatalClose = false
 
   constructor(
     readonly id: number,
@@ -90,7 +95,15 @@ export class Instance {
       send: (msg) => this.child?.send(msg) ?? false,
       // A bot that attached reports shards by id; discord.js's id-less reports are only used otherwise.
       shardEvent: (state) => {
-        if (this.clientKind !== 'bot') this.monitor.inferredShardEvent(state)
+        if (this.clientKind === 'bot') return
+        this.monitor.inferredShardEvent(state)
+        // discord.js v14 reports `_disconnect` only for closes it never recovers from (4004, 4010-4014).
+        // After one its login() can hang until the process exits with code 13, which looks like a
+        // crash: stop the instance for good now, as attach() does for opted-in bots.
+        if (state === 'disconnected') {
+          this.djsFatalClose = true
+          void this.terminate('stop', false)
+        }
       },
       broadcast: (action, shard) => this.host.handleInstanceRequest(this, 'djsBroadcast', { action, shard }),
       respawnAll: () => void this.host.handleInstanceRequest(this, 'respawnAll', {}).catch(() => {}),
@@ -232,6 +245,7 @@ export class Instance {
     this.identifyRequests = 0
     this.lastCrash = null
     this.fatalError = null
+    this.djsFatalClose = false
     let child: ChildHandle
     try {
       child = this.settings.driver.spawn({ file: this.settings.file, env, execArgv: this.settings.execArgv, args: this.settings.args })
@@ -371,7 +385,10 @@ export class Instance {
     this.host.emitEvent('instanceDeath', { ...this.info(), code: exit.code, signal: exit.signal, reason })
     for (const w of this.stopWaiters.splice(0)) w()
 
-    const fatal = this.fatalError ?? (exit.code === FATAL_EXIT_CODE || isFatalGatewayError(exit.error) ? (this.lastCrash ?? toWireError(exit.error)) : null)
+    const fatal =
+      this.fatalError ??
+      (exit.code === FATAL_EXIT_CODE || isFatalGatewayError(exit.error) ? (this.lastCrash ?? toWireError(exit.error)) : null) ??
+      (this.djsFatalClose ? { name: 'FatalGatewayClose', message: DJS_FATAL_CLOSE } : null)
     if (this.next === 'stop' && !fatal) return this.finish('stopped')
     if (this.next === 'respawn') {
       this.next = null

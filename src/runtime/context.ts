@@ -12,6 +12,8 @@ export interface SessionInfo {
   resumeURL: string
   shardId: number
   shardCount: number
+  /** The bot identity from the session's READY (`user`, `application`), so a resuming instance can become ready. */
+  identity?: { user: unknown; application: unknown }
 }
 
 export interface InstanceContext {

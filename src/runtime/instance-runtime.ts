@@ -45,6 +45,8 @@ export class InstanceRuntime {
   private readonly channel: ManagerChannel
   private readonly requests = new RequestTracker<Outcome>()
   private readonly pendingSessions = new Map<number, SessionInfo | null>()
+  /** Session id last sent to the manager per shard (null: reported ended). */
+  private readonly sentSessionIds = new Map<number, string | null>()
   private sessionTimer: NodeJS.Timeout | null = null
   private shuttingDown = false
 
@@ -106,9 +108,10 @@ export class InstanceRuntime {
 
   /** Stores the newest session of a shard; sent to the manager at most once a second (sequence moves on every dispatch). */
   reportSession(shardId: number, session: SessionInfo | null): void {
-    const prev = this.pendingSessions.get(shardId)
     this.pendingSessions.set(shardId, session)
-    const isNewSession = !session || !prev || prev.sessionId !== session.sessionId
+    // Compared with what was last *sent*, not with what is pending: pending is emptied by every
+    // flush, so comparing with it sent every sequence update at once (an IPC message per dispatch).
+    const isNewSession = !session || this.sentSessionIds.get(shardId) !== session.sessionId
     if (isNewSession) return this.flushSessions()
     if (!this.sessionTimer) {
       this.sessionTimer = setTimeout(() => this.flushSessions(), SESSION_FLUSH_MS)
@@ -119,7 +122,10 @@ export class InstanceRuntime {
   flushSessions(): void {
     if (this.sessionTimer) clearTimeout(this.sessionTimer)
     this.sessionTimer = null
-    for (const [shardId, session] of this.pendingSessions) this.post(Ops.SESSION, { shardId, session })
+    for (const [shardId, session] of this.pendingSessions) {
+      this.post(Ops.SESSION, { shardId, session })
+      this.sentSessionIds.set(shardId, session?.sessionId ?? null)
+    }
     this.pendingSessions.clear()
   }
 
