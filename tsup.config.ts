@@ -10,6 +10,7 @@ export default defineConfig({
     'runtime/process-preload': 'src/runtime/process-preload.ts',
     'runtime/worker-entry': 'src/runtime/worker-entry.ts',
     'bin/discordoo-child': 'bin/discordoo-child.ts',
+    'bin/discordoo': 'bin/discordoo.ts',
   },
   format: ['esm', 'cjs'],
   dts: { entry: { index: 'src/index.ts', client: 'src/client/index.ts', simulator: 'src/simulator/index.ts' } },

@@ -9,8 +9,8 @@ import { RequestTracker } from '../ipc/requests.js'
 import { toWireError, type WireError } from '../ipc/values.js'
 import type { ChildExit, ChildHandle, InstanceDriver } from '../modes/driver.js'
 import { contextToEnv, type SessionInfo } from '../runtime/context.js'
-import { isFatalGatewayError } from '../runtime/fatal.js'
-import { FATAL_EXIT_CODE, PROTOCOL_VERSION } from '../constants.js'
+import { PROTOCOL_VERSION } from '../constants.js'
+import { exitReason, fatalCause } from './exit-cause.js'
 import { DjsBridge, djsScript } from './djs-bridge.js'
 import type { InstanceHost } from './instance-host.js'
 import type { ResolvedOptions } from './options.js'
@@ -55,9 +55,6 @@ export interface InstanceInfo {
 }
 
 type Waiter = { resolve(): void; reject(err: Error): void }
-
-const DJS_FATAL_CLOSE =
-  'a discord.js shard closed with a gateway code it never reconnects from (4004 authentication failed, 4010 invalid shard, 4011 sharding required, 4012 API version, 4013/4014 intents); discord.js does not report which'
 
 export class Instance {
   state: InstanceState = 'idle'
@@ -381,14 +378,11 @@ export class Instance {
     for (const abort of this.identifies.values()) abort.abort()
     this.identifies.clear()
     this.releaseSlot('failed')
-    const reason = this.exitReason(exit)
+    const reason = exitReason(exit, this.lastCrash, this.state === 'stopping')
     this.host.emitEvent('instanceDeath', { ...this.info(), code: exit.code, signal: exit.signal, reason })
     for (const w of this.stopWaiters.splice(0)) w()
 
-    const fatal =
-      this.fatalError ??
-      (exit.code === FATAL_EXIT_CODE || isFatalGatewayError(exit.error) ? (this.lastCrash ?? toWireError(exit.error)) : null) ??
-      (this.djsFatalClose ? { name: 'FatalGatewayClose', message: DJS_FATAL_CLOSE } : null)
+    const fatal = fatalCause(exit, { reported: this.fatalError, lastCrash: this.lastCrash, djsFatalClose: this.djsFatalClose })
     if (this.next === 'stop' && !fatal) return this.finish('stopped')
     if (this.next === 'respawn') {
       this.next = null
@@ -417,14 +411,6 @@ export class Instance {
       this.host.emitEvent('instanceRespawn', this.info())
       this.launch()
     }, decision.delayMs)
-  }
-
-  private exitReason(exit: ChildExit): string {
-    if (this.lastCrash) return `uncaught ${this.lastCrash.name}: ${this.lastCrash.message}`
-    if (exit.error) return `uncaught ${exit.error.name}: ${exit.error.message}`
-    if (exit.signal) return `killed by ${exit.signal}`
-    if (exit.code !== 0 && exit.code !== null) return `exited with code ${exit.code}`
-    return this.state === 'stopping' ? 'stopped' : 'exited'
   }
 
   private finish(state: 'stopped' | 'gaveUp' | 'fatal', err?: Error): void {
