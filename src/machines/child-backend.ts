@@ -5,13 +5,14 @@
  * running; a parent that reconnects (or restarts) with the same assignment re-adopts them as they are.
  */
 import { ShardingError } from '../errors.js'
-import type { FanoutEntry, Target } from '../ipc/targets.js'
+import type { Target } from '../ipc/targets.js'
 import type { Backend, ManagerStatus } from '../manager/backend.js'
 import type { InstanceAction } from '../manager/instance.js'
 import { InstancePool } from '../manager/instance-pool.js'
 import { driverFor, instanceSettings, type ManagerEvents } from '../manager/local-backend.js'
 import type { ResolvedOptions } from '../manager/options.js'
 import { planInstances } from '../manager/shard-plan.js'
+import { PoolBackend } from '../manager/pool-backend.js'
 import { LinkLostError } from '../errors.js'
 import { isIP } from 'node:net'
 import { UdpEndpoint } from '../net/udp/index.js'
@@ -23,7 +24,7 @@ import { LinkRpc } from './rpc.js'
 
 type ChildConfig = Extract<NonNullable<ResolvedOptions['machines']>, { me: 'child' }>
 
-export class ChildBackend implements Backend {
+export class ChildBackend extends PoolBackend implements Backend {
   private readonly config: ChildConfig
   private readonly server: LinkServer
   private readonly rpc: LinkRpc
@@ -42,6 +43,7 @@ export class ChildBackend implements Backend {
     private readonly opts: ResolvedOptions,
     private readonly events: ManagerEvents,
   ) {
+    super()
     this.config = opts.machines as ChildConfig
     this.server = new LinkServer({
       host: this.config.host,
@@ -89,18 +91,6 @@ export class ChildBackend implements Backend {
     this.udp?.close()
   }
 
-
-  fanout(action: InstanceAction, target: Target, timeoutMs: number): Promise<FanoutEntry[]> {
-    return this.requirePool().run(action, target, timeoutMs)
-  }
-
-  respawn(instanceId: number): Promise<void> {
-    return this.requirePool().get(instanceId).respawn()
-  }
-
-  rollingRestart(): Promise<void> {
-    return this.requirePool().rollingRestart()
-  }
 
   status(): ManagerStatus {
     return {
@@ -203,7 +193,7 @@ export class ChildBackend implements Backend {
     return next
   }
 
-  private requirePool(): InstancePool {
+  protected requirePool(): InstancePool {
     if (!this.pool) throw new ShardingError('STANDBY', 'this child manager runs no shards yet; it waits for a parent to assign a range')
     return this.pool
   }

@@ -2,7 +2,6 @@
  * PROCESSES / WORKERS mode on one machine: the manager owns the authority and drives its
  * instances directly.
  */
-import type { FanoutEntry, Target } from '../ipc/targets.js'
 import type { InstanceDriver } from '../modes/driver.js'
 import { ProcessDriver } from '../modes/processes.js'
 import { WorkerDriver } from '../modes/workers.js'
@@ -10,11 +9,12 @@ import type { SessionInfo } from '../runtime/context.js'
 import { Authority, resolveLayout } from './authority.js'
 import type { Backend, ManagerStatus } from './backend.js'
 import { answerBotRequest, type Origin } from './bot-requests.js'
-import type { Instance, InstanceAction, InstanceSettings } from './instance.js'
+import type { Instance, InstanceSettings } from './instance.js'
 import type { InstanceHost } from './instance-host.js'
 import { InstancePool } from './instance-pool.js'
 import type { ResolvedOptions } from './options.js'
 import { planInstances } from './shard-plan.js'
+import { PoolBackend } from './pool-backend.js'
 import type { StartSlot } from './start-gate.js'
 
 export interface ManagerEvents {
@@ -32,7 +32,7 @@ export function instanceSettings(opts: ResolvedOptions, driver: InstanceDriver, 
   return { driver, file, env, execArgv: opts.execArgv, args: opts.args, respawn: opts.respawn, restarts: opts.restarts, timeouts: opts.timeouts }
 }
 
-export class LocalBackend implements Backend, InstanceHost {
+export class LocalBackend extends PoolBackend implements Backend, InstanceHost {
   readonly machineId = 'local'
   totalShards = 0
   private authority: Authority | null = null
@@ -42,7 +42,9 @@ export class LocalBackend implements Backend, InstanceHost {
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly events: ManagerEvents,
-  ) {}
+  ) {
+    super()
+  }
 
   async start(): Promise<void> {
     const layout = await resolveLayout(this.opts, null, this.emitEvent)
@@ -58,18 +60,6 @@ export class LocalBackend implements Backend, InstanceHost {
   async stop(): Promise<void> {
     this.authority?.close()
     await this.pool?.stopAll()
-  }
-
-  fanout(action: InstanceAction, target: Target, timeoutMs: number): Promise<FanoutEntry[]> {
-    return this.requirePool().run(action, target, timeoutMs)
-  }
-
-  respawn(instanceId: number): Promise<void> {
-    return this.requirePool().get(instanceId).respawn()
-  }
-
-  rollingRestart(): Promise<void> {
-    return this.requirePool().rollingRestart()
   }
 
   status(): ManagerStatus {
@@ -125,7 +115,7 @@ export class LocalBackend implements Backend, InstanceHost {
   }
   readonly emitEvent = (name: string, ...args: unknown[]): void => this.events.emitEvent(name, ...args)
 
-  private requirePool(): InstancePool {
+  protected requirePool(): InstancePool {
     if (!this.pool) throw new Error('the manager is not started; call manager.start() first')
     return this.pool
   }
