@@ -1,0 +1,179 @@
+// IPC benchmark: broadcastEval round trips between the manager and 4 instances (one discord.js shard
+// each, connected to the local gateway simulator), in processes and worker threads, for
+// discordoo-sharding and for discord.js's own ShardingManager.
+//
+//   npm run build && node bench/ipc.mjs          every scenario (about a minute)
+//   node bench/ipc.mjs --only ours-processes --verbose
+//   node bench/ipc.mjs --scenario <name>         one scenario in this process (used by the runner)
+//
+// Every call carries a distinct context: discord.js answers concurrent calls with identical script text
+// from one round trip, which would measure its cache instead of its IPC.
+import { fileURLToPath } from 'node:url'
+import { ShardingManager } from '../dist/index.js'
+import { GatewaySimulator } from '../dist/simulator.js'
+import { OPTED_IN_BOT, UNMODIFIED_BOT, arg, emitResult, flag, isMain, machine, percentile, randomToken, ratio, runScenarioStable, table, within } from './lib.mjs'
+
+const SCRIPT = fileURLToPath(import.meta.url)
+const INSTANCES = 4
+const GUILDS = 1000
+const WARMUP = 100
+const LATENCY_CALLS = 3000
+const PAYLOAD_CALLS = 200
+const THROUGHPUT_CALLS = 20000
+const IN_FLIGHT = 64
+
+export const SCENARIOS = [
+  { name: 'ours-processes', manager: 'ours', mode: 'processes', bot: 'opted-in' },
+  { name: 'ours-workers', manager: 'ours', mode: 'workers', bot: 'opted-in' },
+  { name: 'djs-process', manager: 'discord.js', mode: 'process', bot: 'unmodified' },
+  { name: 'djs-worker', manager: 'discord.js', mode: 'worker', bot: 'unmodified' },
+]
+
+async function sequential(n, call) {
+  const times = []
+  for (let i = 0; i < n; i++) {
+    const t = performance.now()
+    await call(i)
+    times.push(performance.now() - t)
+  }
+  return times
+}
+
+async function concurrent(n, inFlight, call) {
+  let next = 0
+  const t = performance.now()
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < n) await call(next++)
+    }),
+  )
+  return performance.now() - t
+}
+
+const summary = (times) => ({ p50: percentile(times, 50), p99: percentile(times, 99), mean: times.reduce((a, b) => a + b, 0) / times.length })
+
+async function measure(s) {
+  const token = randomToken()
+  // max_concurrency 4: the four shards have four different identify keys and start together.
+  const sim = new GatewaySimulator({ token, guilds: GUILDS, maxConcurrency: INSTANCES })
+  const { restUrl } = await sim.start({ port: 0, host: '127.0.0.1' })
+  let stop = async () => {}
+  try {
+    let evalAll
+    if (s.manager === 'ours') {
+      const manager = new ShardingManager({
+        file: OPTED_IN_BOT,
+        mode: s.mode,
+        shards: INSTANCES,
+        shardsPerInstance: 1,
+        token,
+        passToken: true,
+        api: restUrl,
+        env: { DISCORD_API_BASE: restUrl },
+        respawn: false,
+      })
+      manager.on('error', (e) => console.error('[manager error]', e.message))
+      stop = () => manager.stop()
+      await within(manager.start(), 60_000, 'start timed out')
+      evalAll = (fn, context) => manager.broadcastEval(fn, { context })
+    } else {
+      const { ShardingManager: DjsShardingManager } = await import('discord.js')
+      process.env.DISCORD_API_BASE = restUrl
+      const manager = new DjsShardingManager(UNMODIFIED_BOT, { totalShards: INSTANCES, token, mode: s.mode, respawn: false })
+      stop = async () => {
+        for (const shard of manager.shards.values()) shard.kill()
+      }
+      await within(manager.spawn({ delay: 0, timeout: 60_000 }), 60_000, 'spawn timed out')
+      evalAll = (fn, context) => manager.broadcastEval(fn, { context })
+    }
+
+    const small = (i) => evalAll((c, ctx) => c.guilds.cache.size + ctx.i * 0, { i })
+    const ids = (i) => evalAll((c, ctx) => c.guilds.cache.map((g) => g.id).concat(String(ctx.i)), { i })
+    const check = await small(0)
+    if (!Array.isArray(check) || check.length !== INSTANCES || check.some((n) => n !== GUILDS / INSTANCES)) throw new Error(`unexpected broadcastEval result ${JSON.stringify(check)}`)
+    const payload = await ids(0)
+    const payloadBytes = Buffer.byteLength(JSON.stringify(payload))
+
+    await within(sequential(WARMUP, small), 60_000, 'warm-up timed out')
+    const latency = summary(await within(sequential(LATENCY_CALLS, small), 120_000, 'latency run timed out'))
+    const payloadLatency = summary(await within(sequential(PAYLOAD_CALLS, ids), 120_000, 'payload run timed out'))
+    const elapsed = await within(concurrent(THROUGHPUT_CALLS, IN_FLIGHT, small), 120_000, 'throughput run timed out')
+    return { ...s, latency, payloadLatency, payloadBytes, throughput: THROUGHPUT_CALLS / (elapsed / 1000), violations: sim.stats().violations.length }
+  } finally {
+    await within(stop(), 20_000, 'stop timed out').catch((e) => console.error(e.message))
+    await sim.stop()
+  }
+}
+
+const f2 = (v) => (v === null || v === undefined ? '—' : `${v.toFixed(2)} ms`)
+const perSec = (v) => (v === null || v === undefined ? '—' : `${Math.round(v)}/s`)
+
+function report(results) {
+  const ok = results.filter((r) => !r.error)
+  console.log(
+    table(
+      ['scenario', 'mode', 'p50', 'p99', 'mean', `ids p50 (${ok[0] ? (ok[0].payloadBytes / 1024).toFixed(0) : '?'} KiB)`, 'ids p99', `throughput (${IN_FLIGHT} in flight)`],
+      results.map((r) =>
+        r.error
+          ? [r.name, r.mode, 'FAILED', '', '', '', '', r.error.split('\n')[0]]
+          : [r.name, r.mode, f2(r.latency.p50), f2(r.latency.p99), f2(r.latency.mean), f2(r.payloadLatency.p50), f2(r.payloadLatency.p99), perSec(r.throughput)],
+      ),
+    ),
+  )
+  const by = Object.fromEntries(ok.map((r) => [r.name, r]))
+  const pairs = [
+    ['ours-processes', 'djs-process'],
+    ['ours-workers', 'djs-worker'],
+    ['ours-workers', 'ours-processes'],
+  ].filter(([a, b]) => by[a] && by[b])
+  if (pairs.length) {
+    console.log('\nratios (latency: < 1 is faster; throughput: > 1 is more calls per second):')
+    console.log(
+      table(
+        ['a', 'b', 'p50 a/b', 'p99 a/b', 'ids p50 a/b', 'throughput a/b'],
+        pairs.map(([a, b]) => [a, b, ratio(by[a].latency.p50, by[b].latency.p50), ratio(by[a].latency.p99, by[b].latency.p99), ratio(by[a].payloadLatency.p50, by[b].payloadLatency.p50), ratio(by[a].throughput, by[b].throughput)]),
+      ),
+    )
+  }
+  return pairs.map(([a, b]) => ({ a, b, p50: by[a].latency.p50 / by[b].latency.p50, p99: by[a].latency.p99 / by[b].latency.p99, throughput: by[a].throughput / by[b].throughput }))
+}
+
+export async function main({ only = null, verbose = false } = {}) {
+  const selected = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS
+  if (only && selected.length !== only.length) throw new Error(`unknown scenario in --only; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
+  console.log(`ipc benchmark · ${machine()}`)
+  console.log(
+    `${INSTANCES} instances × 1 discord.js shard; broadcastEval((c, ctx) => c.guilds.cache.size) ${LATENCY_CALLS}× one after another (after ${WARMUP} warm-up calls), ` +
+      `a guild-id list (${GUILDS / INSTANCES} ids per instance) ${PAYLOAD_CALLS}×, and ${THROUGHPUT_CALLS} calls with ${IN_FLIGHT} in flight\n`,
+  )
+  const results = []
+  for (const s of selected) {
+    process.stdout.write(`  ${s.name} … `)
+    const r = await runScenarioStable(SCRIPT, s.name, { timeoutMs: 240_000, verbose })
+    const result = { ...s, ...r }
+    delete result.output
+    results.push(result)
+    console.log(result.error ? `FAILED: ${result.error}` : `p50 ${f2(result.latency.p50)}, p99 ${f2(result.latency.p99)}, ${perSec(result.throughput)}`)
+  }
+  console.log('')
+  const ratios = report(results)
+  return { results, ratios }
+}
+
+if (isMain(import.meta.url)) {
+  const name = arg('scenario')
+  if (name) {
+    const s = SCENARIOS.find((x) => x.name === name)
+    if (!s) throw new Error(`no scenario ${name}`)
+    try {
+      emitResult(await measure(s))
+      process.exit(0)
+    } catch (err) {
+      emitResult({ error: err?.stack ?? String(err) })
+      process.exit(1)
+    }
+  } else {
+    const { results } = await main({ only: arg('only')?.split(','), verbose: flag('verbose') })
+    process.exit(results.some((r) => r.error) ? 1 : 0)
+  }
+}
