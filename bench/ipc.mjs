@@ -11,7 +11,7 @@
 import { fileURLToPath } from 'node:url'
 import { ShardingManager } from '../dist/index.js'
 import { GatewaySimulator } from '../dist/simulator.js'
-import { OPTED_IN_BOT, UNMODIFIED_BOT, arg, emitResult, flag, isMain, machine, percentile, randomToken, ratio, runScenarioStable, table, within } from './lib.mjs'
+import { OPTED_IN_BOT, UNMODIFIED_BOT, machine, percentile, randomToken, ratio, runBenchCli, runScenarioStable, table, within } from './lib.mjs'
 
 const SCRIPT = fileURLToPath(import.meta.url)
 const INSTANCES = 4
@@ -160,20 +160,4 @@ export async function main({ only = null, verbose = false } = {}) {
   return { results, ratios }
 }
 
-if (isMain(import.meta.url)) {
-  const name = arg('scenario')
-  if (name) {
-    const s = SCENARIOS.find((x) => x.name === name)
-    if (!s) throw new Error(`no scenario ${name}`)
-    try {
-      emitResult(await measure(s))
-      process.exit(0)
-    } catch (err) {
-      emitResult({ error: err?.stack ?? String(err) })
-      process.exit(1)
-    }
-  } else {
-    const { results } = await main({ only: arg('only')?.split(','), verbose: flag('verbose') })
-    process.exit(results.some((r) => r.error) ? 1 : 0)
-  }
-}
+await runBenchCli(import.meta.url, SCENARIOS, measure, main)

@@ -156,3 +156,25 @@ export function arg(name, fallback = null) {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback
 }
 export const flag = (name) => process.argv.includes(`--${name}`)
+
+/**
+ * The command line every benchmark file shares: `--scenario <name>` measures one scenario in this
+ * process (the runner starts one process per scenario); otherwise run them all (`--only a,b`, `--verbose`).
+ */
+export async function runBenchCli(metaUrl, scenarios, measure, main) {
+  if (!isMain(metaUrl)) return
+  const name = arg('scenario')
+  if (name) {
+    const s = scenarios.find((x) => x.name === name)
+    if (!s) throw new Error(`no scenario ${name}`)
+    try {
+      emitResult(await measure(s))
+      process.exit(0)
+    } catch (err) {
+      emitResult({ error: err?.stack ?? String(err) })
+      process.exit(1)
+    }
+  }
+  const { results } = await main({ only: arg('only')?.split(','), verbose: flag('verbose') })
+  process.exit(results.some((r) => r.error) ? 1 : 0)
+}

@@ -9,7 +9,7 @@
 import { fileURLToPath } from 'node:url'
 import { ShardingManager } from '../dist/index.js'
 import { GatewaySimulator } from '../dist/simulator.js'
-import { OPTED_IN_BOT, UNMODIFIED_BOT, arg, emitResult, flag, isMain, machine, randomToken, ratio, runScenarioStable, secs, table, within } from './lib.mjs'
+import { OPTED_IN_BOT, UNMODIFIED_BOT, machine, randomToken, ratio, runBenchCli, runScenarioStable, secs, table, within } from './lib.mjs'
 
 const WINDOW_MS = 5000
 const GUILDS = 1000
@@ -159,20 +159,4 @@ export async function main({ only = null, verbose = false } = {}) {
   return { results, summary }
 }
 
-if (isMain(import.meta.url)) {
-  const name = arg('scenario')
-  if (name) {
-    const s = SCENARIOS.find((x) => x.name === name)
-    if (!s) throw new Error(`no scenario ${name}`)
-    try {
-      emitResult(await measure(s))
-      process.exit(0)
-    } catch (err) {
-      emitResult({ error: err?.stack ?? String(err) })
-      process.exit(1)
-    }
-  } else {
-    const { results } = await main({ only: arg('only')?.split(','), verbose: flag('verbose') })
-    process.exit(results.some((r) => r.error) ? 1 : 0)
-  }
-}
+await runBenchCli(import.meta.url, SCENARIOS, measure, main)

@@ -17,11 +17,18 @@ export class InstancePool {
     for (const plan of plans) this.instances.set(plan.id, new Instance(plan.id, plan.shards, host, settings))
   }
 
-  /** Spawns every instance (the start gate paces them) and resolves when all are ready. */
+  /**
+   * Spawns every instance (the start gate paces them) and resolves when all are ready at the same
+   * time: one that died after its first ready is waited for again. Rejects if one gives up.
+   */
   async startAll(): Promise<void> {
     const all = [...this.instances.values()]
     for (const instance of all) instance.launch()
-    await Promise.all(all.map((i) => i.whenReady()))
+    for (;;) {
+      const waiting = all.filter((i) => i.state !== 'ready')
+      if (waiting.length === 0) return
+      await Promise.all(waiting.map((i) => i.whenReady()))
+    }
   }
 
   async stopAll(): Promise<void> {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { InstanceDiedError, NoTargetError, RemoteError, TimeoutError } from '../../dist/index.js'
 import { fixture, makeManager, nextEvent, stopAll } from '../helpers/manager.js'
@@ -212,5 +215,17 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     expect(order).toEqual(['death 0', 'ready 0', 'death 1', 'ready 1'])
     await manager.stop()
     expect(manager.status().machines[0].instances.every((i) => i.state === 'stopped' && i.pid === null)).toBe(true)
+  })
+
+  it('start() resolves only when every instance is ready at once, not merely ready once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dsm-crash-once-'))
+    const manager = makeManager({ mode, shards: 2, env: { FIXTURE_CRASH_ONCE_DIR: dir } })
+    const deaths: number[] = []
+    manager.on('instanceDeath', (i) => deaths.push(i.id))
+    await manager.start()
+    expect(deaths).toEqual([0])
+    expect(manager.status().machines[0].instances.map((i) => i.state)).toEqual(['ready', 'ready'])
+    expect(await manager.fetchClientValues('instanceId')).toEqual([0, 1])
+    rmSync(dir, { recursive: true, force: true })
   })
 })
