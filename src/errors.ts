@@ -36,6 +36,19 @@ export class InstanceDiedError extends ShardingError {
   }
 }
 
+/**
+ * The instance exists but has not started yet: it waits behind the start gate while shards are
+ * still being spawned (discord.js says "shards are still being spawned"). Retry after the manager's
+ * `ready` event, or use `allowPartial`.
+ */
+export class NotReadyError extends ShardingError {
+  readonly instanceId: number
+  constructor(instanceId: number, message = `instance ${instanceId} has not started yet: shards are still being spawned`) {
+    super('NOT_READY', message)
+    this.instanceId = instanceId
+  }
+}
+
 /** The network link to a machine was lost and the request could not be delivered in its timeout. */
 export class LinkLostError extends ShardingError {
   readonly machineId: string

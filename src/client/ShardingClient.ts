@@ -12,14 +12,18 @@ import { ShardingError } from '../errors.js'
 import { Ops } from '../ipc/envelope.js'
 import { finishFanout } from '../ipc/results.js'
 import { hasSelector, toTarget, wantsSingle, type FanoutEntry, type TargetOptions } from '../ipc/targets.js'
-import { encodeValue } from '../ipc/values.js'
+import { serializeValue } from '../ipc/values.js'
+import { deadlineIn } from '../rpc/deadline.js'
 import type { SessionInfo } from '../runtime/context.js'
 import { InstanceRuntime, type ShardStatus } from '../runtime/instance-runtime.js'
 import { attachDiscordJs, type AttachOptions } from './discordjs.js'
 
 export interface BroadcastOptions<C = unknown> extends TargetOptions {
   context?: C
+  /** The call's deadline, ms from now (default 30 000); every hop works to this one deadline. */
   timeout?: number
+  /** Withdraws the call: it rejects with AbortedError and every hop stops waiting for it. */
+  signal?: AbortSignal
   allowPartial?: boolean
 }
 
@@ -28,6 +32,8 @@ export interface IncomingRequest {
   from: unknown
   reply(value: unknown): void
   fail(error: unknown): void
+  /** Aborts when the caller stops waiting (its deadline passed, it cancelled, or it is gone). */
+  signal: AbortSignal
 }
 
 export interface IdentifyThrottler {
@@ -125,7 +131,8 @@ export class ShardingClient extends EventEmitter {
     if (!this.shards.includes(shardId)) {
       throw new ShardingError('NOT_MY_SHARD', `waitForIdentify(${shardId}): this instance runs shards ${this.shards.join(',')}`)
     }
-    await this.runtime.call('identify', { shardId }, 0, signal)
+    // No deadline: a turn may legitimately wait minutes (or for the parent to come back); the signal ends it.
+    await this.runtime.request('identify', { shardId }, { signal })
   }
 
   /** An IIdentifyThrottler for discord.js (`ws.buildIdentifyThrottler: () => sharding.identifyThrottler()`). */
@@ -140,7 +147,7 @@ export class ShardingClient extends EventEmitter {
 
   async broadcastEval<R = unknown, C = unknown>(fn: (client: any, context: C) => R | Promise<R>, options: BroadcastOptions<C> = {}): Promise<any> {
     if (typeof fn !== 'function') throw new TypeError('broadcastEval(fn): fn must be a function; pass data through options.context')
-    const action = { type: 'eval', fn: fn.toString(), context: encodeValue(options.context) }
+    const action = { type: 'eval', fn: fn.toString(), context: serializeValue(options.context) }
     return this.fanout(action, options)
   }
 
@@ -150,17 +157,17 @@ export class ShardingClient extends EventEmitter {
   }
 
   /** One-way message: to the manager (no target) or to the targeted instances' 'message' listeners. */
-  async send(message: unknown, target?: TargetOptions): Promise<void> {
+  async send(message: unknown, target?: TargetOptions & { timeout?: number; signal?: AbortSignal }): Promise<void> {
     const to = hasSelector(target) ? toTarget(target, this.totalShards) : null
-    await this.runtime.call('send', { message: encodeValue(message), target: to }, DEFAULT_TIMEOUT)
+    await this.runtime.request('send', { message: serializeValue(message), target: to }, scopeOf(target))
   }
 
   /** Request with a reply: to the manager's 'request' event (no target) or to the targeted instances. */
-  async request(message: unknown, target?: TargetOptions & { timeout?: number; allowPartial?: boolean }): Promise<any> {
+  async request(message: unknown, target?: TargetOptions & { timeout?: number; allowPartial?: boolean; signal?: AbortSignal }): Promise<any> {
     if (!hasSelector(target)) {
-      return this.decode(await this.runtime.call('managerRequest', { message: encodeValue(message) }, target?.timeout ?? DEFAULT_TIMEOUT))
+      return this.decode(await this.runtime.request('managerRequest', { message: serializeValue(message) }, scopeOf(target)))
     }
-    return this.fanout({ type: 'request', message: encodeValue(message) }, target!)
+    return this.fanout({ type: 'request', message: serializeValue(message) }, target!)
   }
 
   private decode(value: unknown): unknown {
@@ -168,13 +175,14 @@ export class ShardingClient extends EventEmitter {
   }
 
   private async fanout(action: Record<string, unknown>, options: BroadcastOptions): Promise<unknown> {
-    const timeout = options.timeout ?? DEFAULT_TIMEOUT
-    const entries = (await this.runtime.call(
-      'broadcast',
-      { action, target: toTarget(options, this.totalShards), timeout, allowPartial: Boolean(options.allowPartial) },
-      // The manager answers every target within `timeout`; the extra second covers the hops.
-      timeout + 1000,
-    )) as FanoutEntry[]
+    const entries = (await this.runtime.request('broadcast', { action, target: toTarget(options, this.totalShards) }, scopeOf(options))) as FanoutEntry[]
     return finishFanout(entries, { single: wantsSingle(options), allowPartial: Boolean(options.allowPartial) })
   }
+}
+
+/** One deadline for the whole call, from the caller's timeout; the manager's hops work to it. */
+function scopeOf(options: { timeout?: number; signal?: AbortSignal } | undefined): { deadline: number; signal?: AbortSignal } {
+  const timeout = options?.timeout ?? DEFAULT_TIMEOUT
+  if (typeof timeout !== 'number' || !(timeout > 0)) throw new TypeError(`timeout: expected a number of ms > 0, got ${JSON.stringify(options?.timeout)}`)
+  return { deadline: deadlineIn(timeout), signal: options?.signal }
 }

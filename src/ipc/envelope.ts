@@ -1,7 +1,8 @@
 /**
- * The envelope every hop carries: `{ v, op, id?, d? }`. Ops are short strings so a message is
- * readable in a debugger. Requests (`req`) carry an id unique on their hop; the answer is a `res`
- * with the same id. Routing data (targets) travels inside `d`, so each hop can re-address it.
+ * The envelope every hop carries: `{ v, op, id?, d?, k?, ttl? }`. Ops are short strings so a
+ * message is readable in a debugger. Requests (`req`, kind in `k`, deadline in `ttl`) carry an id
+ * unique on their hop; the answer is a `res` with the same id, and `cancel` withdraws a request
+ * (src/rpc/endpoint.ts). Routing data (targets) travels inside `d`, so each hop can re-address it.
  */
 import { PROTOCOL_VERSION } from '../constants.js'
 import type { WireError } from './values.js'
@@ -31,14 +32,18 @@ const KNOWN_OPS: ReadonlySet<string> = new Set(Object.values(Ops))
 
 export interface Envelope<D = unknown> {
   v: number
-  op: Op
+  op: string
   id?: number
   d?: D
+  /** Requests: what is asked (`eval`, `identify`, ...). */
+  k?: string
+  /** Requests: milliseconds left until the caller's deadline when the request left (absent: none). */
+  ttl?: number
 }
 
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: WireError }
 
-export function envelope<D>(op: Op, d?: D, id?: number): Envelope<D> {
+export function envelope<D>(op: string, d?: D, id?: number): Envelope<D> {
   const env: Envelope<D> = { v: PROTOCOL_VERSION, op }
   if (id !== undefined) env.id = id
   if (d !== undefined) env.d = d

@@ -5,7 +5,7 @@
  */
 import { fromWireError } from './wire-errors.js'
 import type { FanoutEntry } from './targets.js'
-import { decodeValue } from './values.js'
+import { deserializeValue } from './values.js'
 
 export interface PartialResult<T = unknown> {
   instance: number
@@ -23,13 +23,13 @@ export function finishFanout(entries: FanoutEntry[], opts: { single: boolean; al
       machine: e.machine,
       shards: e.shards,
       ok: e.ok,
-      ...(e.ok ? { value: decodeValue(e.value) } : { error: entryError(e) }),
+      ...(e.ok ? { value: deserializeValue(e.value) } : { error: entryError(e) }),
     }))
     return opts.single ? out[0] : out
   }
   const failed = entries.find((e) => !e.ok)
   if (failed) throw entryError(failed)
-  const values = entries.map((e) => decodeValue(e.value))
+  const values = entries.map((e) => deserializeValue(e.value))
   return opts.single ? values[0] : values
 }
 

@@ -18,7 +18,7 @@ export class SerializationError extends ShardingError {
   }
 }
 
-export function encodeValue(value: unknown): unknown {
+export function serializeValue(value: unknown): unknown {
   return encode(value, '$', new Set())
 }
 
@@ -99,13 +99,13 @@ function encodeError(err: Error, path: string, seen: Set<object>): Record<string
   return out
 }
 
-export function decodeValue(value: unknown): unknown {
+export function deserializeValue(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value
-  if (Array.isArray(value)) return value.map(decodeValue)
+  if (Array.isArray(value)) return value.map(deserializeValue)
   const rec = value as Record<string, unknown>
   if (typeof rec[TAG] === 'string') return decodeTagged(rec as Tagged)
   const out: Record<string, unknown> = {}
-  for (const key of Object.keys(rec)) out[key] = decodeValue(rec[key])
+  for (const key of Object.keys(rec)) out[key] = deserializeValue(rec[key])
   return out
 }
 
@@ -125,16 +125,16 @@ function decodeTagged(node: Tagged): unknown {
       return new RegExp(source, flags)
     }
     case 'm':
-      return new Map((v as [unknown, unknown][]).map(([k, val]) => [decodeValue(k), decodeValue(val)]))
+      return new Map((v as [unknown, unknown][]).map(([k, val]) => [deserializeValue(k), deserializeValue(val)]))
     case 's':
-      return new Set((v as unknown[]).map(decodeValue))
+      return new Set((v as unknown[]).map(deserializeValue))
     case 'x':
       return new Uint8Array(Buffer.from(v as string, 'base64'))
     case 'e':
       return decodeError(v as Record<string, unknown>)
     case 'o': {
       const out: Record<string, unknown> = {}
-      for (const [key, val] of Object.entries(v as Record<string, unknown>)) out[key] = decodeValue(val)
+      for (const [key, val] of Object.entries(v as Record<string, unknown>)) out[key] = deserializeValue(val)
       return out
     }
     default:
@@ -146,8 +146,8 @@ function decodeError(rec: Record<string, unknown>): Error {
   const err = new Error(String(rec.message ?? ''))
   err.name = String(rec.name ?? 'Error')
   if (typeof rec.stack === 'string') err.stack = rec.stack
-  if ('code' in rec) (err as { code?: unknown }).code = decodeValue(rec.code)
-  if ('cause' in rec) err.cause = decodeValue(rec.cause)
+  if ('code' in rec) (err as { code?: unknown }).code = deserializeValue(rec.code)
+  if ('cause' in rec) err.cause = deserializeValue(rec.cause)
   return err
 }
 

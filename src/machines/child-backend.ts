@@ -2,49 +2,63 @@
  * A child manager (MACHINES, `me: 'child'`): listens in standby on its port, accepts one parent at
  * a time over mutual TLS, and runs the slice of shards the parent assigns as a local PROCESSES or
  * WORKERS pool. The parent is the control plane only: when the link drops, the shards keep
- * running; a parent that reconnects (or restarts) with the same assignment re-adopts them as they are.
+ * running; a parent that reconnects (or restarts) with the same assignment re-adopts them as they
+ * are. Everything the parent sends is checked before it touches the running pool.
  */
-import { ShardingError } from '../errors.js'
-import type { Target } from '../ipc/targets.js'
+import { isIP } from 'node:net'
+import { LinkLostError, ShardingError } from '../errors.js'
+import { toWireError, type WireError } from '../ipc/values.js'
 import type { Backend, ManagerStatus } from '../manager/backend.js'
-import type { InstanceAction } from '../manager/instance.js'
 import { InstancePool } from '../manager/instance-pool.js'
 import { driverFor, instanceSettings, type ManagerEvents } from '../manager/local-backend.js'
 import type { ResolvedOptions } from '../manager/options.js'
 import { planInstances } from '../manager/shard-plan.js'
 import { PoolBackend } from '../manager/pool-backend.js'
-import { LinkLostError } from '../errors.js'
-import { isIP } from 'node:net'
-import { UdpEndpoint } from '../net/udp/index.js'
 import { LinkServer, serveUdp, type RefusedEvent, type SessionEvent } from '../net/index.js'
+import { UdpEndpoint } from '../net/udp/index.js'
+import { withDeadline } from '../rpc/scope.js'
+import { RpcEndpoint, type CallContext } from '../rpc/endpoint.js'
+import { envelope } from '../ipc/envelope.js'
+import { monotonicNow } from '../util/clock.js'
 import { linkTimings, linkTls } from './link-config.js'
-import { sameSlice, type Assignment, type ChildMessage } from './protocol.js'
-import { RemoteHost } from './remote-host.js'
-import { LinkRpc } from './rpc.js'
+import { DEFAULT_ASSIGNMENT_LIMITS, field, readAction, readAssignment, readEnvelope, readTarget, type AssignmentLimits } from './messages.js'
+import { LinkOps, sameSlice, type Assignment, type StatusMessage } from './protocol.js'
+import { RemoteHost, type ParentLink } from './remote-host.js'
 
 type ChildConfig = Extract<NonNullable<ResolvedOptions['machines']>, { me: 'child' }>
+
+/** Identify turns older than this cannot constrain a new parent's schedule (one window is 5 s). */
+const IDENTIFY_MEMORY_MS = 60_000
 
 export class ChildBackend extends PoolBackend implements Backend {
   private readonly config: ChildConfig
   private readonly server: LinkServer
-  private readonly rpc: LinkRpc
+  private readonly rpc: RpcEndpoint
+  private readonly limits: AssignmentLimits
   private assignment: Assignment | null = null
   private host: RemoteHost | null = null
   private pool: InstancePool | null = null
   private poolReady = false
+  private poolFailed: WireError | null = null
   private udp: UdpEndpoint | null = null
   /** The port this child listens on (useful with port 0). */
   listeningPort: number | null = null
   private statusTimer: NodeJS.Timeout | null = null
+  private statusQueued = false
+  /** When each shard last got an identify turn; told to every new parent so it keeps the windows. */
+  private readonly identifyTimes = new Map<number, number>()
+  private readonly attachWaiters = new Set<() => void>()
   /** Serialises assignment changes so a stop and a start never interleave. */
   private work: Promise<unknown> = Promise.resolve()
 
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly events: ManagerEvents,
+    limits: Partial<AssignmentLimits> = {},
   ) {
     super()
     this.config = opts.machines as ChildConfig
+    this.limits = { ...DEFAULT_ASSIGNMENT_LIMITS, ...limits }
     this.server = new LinkServer({
       host: this.config.host,
       port: this.config.port,
@@ -54,16 +68,32 @@ export class ChildBackend extends PoolBackend implements Backend {
       ...(this.config.udp ? { caps: ['udp'] } : {}),
       ...linkTimings(this.config.link),
     })
-    this.rpc = new LinkRpc(this.server, 'parent', (kind, d) => this.serve(kind, d))
-    this.server.on('message', (msg) => this.onMessage(msg as { t?: string; d?: unknown }))
+    this.rpc = new RpcEndpoint(
+      {
+        name: 'the parent',
+        post: (msg) => this.server.send(msg),
+        reachable: () => this.server.up,
+        unreachableError: (what) => new LinkLostError('parent', `${what}: the parent is not attached`),
+        errorWhere: { machine: 'parent' },
+        onProtocolError: (err) => this.refuseMessage(err),
+      },
+      (kind, d, ctx) => this.serve(kind, d, ctx),
+    )
+    this.server.on('message', (msg) => this.onMessage(msg))
     this.server.on('session', (e: SessionEvent) => {
-      // A new parent session: nothing of the previous one will be answered any more.
+      // A new parent session: nothing of the previous one will be answered any more. Calls to the
+      // root (identify turns, start slots) are asked again of the new parent (RemoteHost).
       this.rpc.failAll(new LinkLostError('parent', 'the parent started a new session'))
       this.events.emitEvent('debug', `parent ${e.peer.nodeId} (${e.peer.label}) attached from ${e.peer.remoteAddress}`)
     })
-    this.server.on('down', (e) => this.events.emitEvent('debug', `parent link down: ${e.error.message}; shards keep running`))
+    this.server.on('up', () => {
+      for (const wake of [...this.attachWaiters]) wake()
+      this.pushStatus()
+    })
+    this.server.on('down', (e) => this.events.emitEvent('debug', `parent link down: ${e.error.message}${this.pool ? '; shards keep running' : ''}`))
     this.server.on('refused', (e: RefusedEvent) => this.events.emitEvent('machineError', { machine: 'parent', address: e.remoteAddress, code: e.code, reason: e.reason }))
     this.server.on('warning', (w) => this.events.emitEvent('debug', `tls: ${w}`))
+    this.server.on('error', (err: Error) => this.events.emitEvent('debug', `parent link: ${err.message}`))
   }
 
   get totalShards(): number | null {
@@ -91,7 +121,6 @@ export class ChildBackend extends PoolBackend implements Backend {
     this.udp?.close()
   }
 
-
   status(): ManagerStatus {
     return {
       mode: this.opts.mode,
@@ -103,22 +132,58 @@ export class ChildBackend extends PoolBackend implements Backend {
     }
   }
 
-  private onMessage(msg: { t?: string; d?: unknown }): void {
-    if (this.rpc.handle(msg)) return
-    if (msg.t === 'assign') return void this.enqueue(() => this.applyAssignment(msg.d as Assignment))
-    // A parent on a newer version may send ops we do not know: say so, never crash on it.
-    this.events.emitEvent('machineError', { machine: 'parent', code: 'UNKNOWN_OP', reason: `unknown message ${JSON.stringify(msg?.t)} from the parent; ignored` })
+  /** Requests in flight to and from the parent, and on every instance channel. */
+  inFlight(): number {
+    const r = this.rpc.inFlight
+    return r.calls + r.serving + (this.pool?.inFlight() ?? 0)
   }
 
-  private async serve(kind: string, d: Record<string, unknown>): Promise<unknown> {
+  private readonly parentLink: ParentLink = {
+    call: (kind, data, scope) => this.rpc.call(kind, data, scope),
+    send: (op, d) => this.sendQuietly(op, d),
+    attached: (signal) =>
+      new Promise<void>((resolve, reject) => {
+        if (this.server.up) return resolve()
+        const wake = () => {
+          this.attachWaiters.delete(wake)
+          signal.removeEventListener('abort', onAbort)
+          resolve()
+        }
+        const onAbort = () => {
+          this.attachWaiters.delete(wake)
+          reject(signal.reason)
+        }
+        this.attachWaiters.add(wake)
+        signal.addEventListener('abort', onAbort, { once: true })
+      }),
+  }
+
+  private onMessage(raw: unknown): void {
+    let msg
+    try {
+      msg = readEnvelope(raw)
+    } catch (err) {
+      return this.refuseMessage(err as Error)
+    }
+    if (this.rpc.handle(msg)) return
+    if (msg.op === LinkOps.ASSIGN) return void this.enqueue(() => this.applyAssignment(msg.d))
+    // A parent on a newer version may send ops we do not know: say so, never crash on it.
+    this.refuseMessage(new ShardingError('UNKNOWN_OP', `unknown message ${JSON.stringify(msg.op)} from the parent; ignored`))
+  }
+
+  private refuseMessage(err: Error): void {
+    this.events.emitEvent('machineError', { machine: 'parent', code: (err as ShardingError).code ?? 'MALFORMED_MESSAGE', reason: err.message })
+  }
+
+  private async serve(kind: string, d: Record<string, unknown>, ctx: CallContext): Promise<unknown> {
     switch (kind) {
       case 'fanout':
-        return this.requirePool().run(d.action as InstanceAction, d.target as Target, d.timeout as number)
+        return this.requirePool().run(readAction(d.action), readTarget(d.target), ctx)
       case 'respawn':
-        await this.requirePool().get(d.instance as number).respawn()
+        await withDeadline(this.requirePool().get(field.int(d.instance, 'instance')).respawn(), ctx, 'the respawn')
         return null
       case 'rolling':
-        await this.requirePool().rollingRestart()
+        await withDeadline(this.requirePool().rollingRestart(), ctx, 'the rolling restart')
         return null
       case 'stopShards':
         await this.enqueue(() => this.stopPool())
@@ -128,30 +193,46 @@ export class ChildBackend extends PoolBackend implements Backend {
     }
   }
 
-  private async applyAssignment(a: Assignment): Promise<void> {
+  private async applyAssignment(raw: unknown): Promise<void> {
+    let a: Assignment
+    try {
+      a = readAssignment(raw, this.limits)
+    } catch (err) {
+      // Refused before anything changed: the running pool (if any) keeps running.
+      this.sendQuietly(LinkOps.ASSIGNED, { refused: toWireError(err) })
+      this.events.emitEvent('machineError', { machine: 'parent', code: 'ASSIGNMENT_REFUSED', reason: (err as Error).message })
+      return
+    }
     if (this.pool && this.assignment && sameSlice(this.assignment, a)) {
       // Re-adoption: a (restarted) parent asks for what already runs. Keep every shard as it is.
       this.assignment.machineId = a.machineId
-      this.reply({ t: 'assigned', d: { adopted: true, sessions: this.host!.sessions.all(), instances: this.pool.status() } })
+      this.sendQuietly(LinkOps.ASSIGNED, { adopted: true, sessions: this.host!.sessions.all(), instances: this.pool.status(), recentIdentifies: this.recentIdentifies() })
       this.pushStatus()
       return
     }
     await this.stopPool()
-    if (!this.opts.file) throw new ShardingError('NO_FILE', 'this child manager has no client file (file option / --file)')
+    if (!this.opts.file) {
+      this.sendQuietly(LinkOps.ASSIGNED, { refused: toWireError(new ShardingError('NO_FILE', 'this child manager has no client file (file option / --file)')) })
+      return
+    }
     this.assignment = { ...a }
-    this.host = new RemoteHost(this.assignment, this.rpc, (m) => this.reply(m), (name, ...args) => this.onLocalEvent(name, ...args))
+    const host = new RemoteHost(this.assignment, this.parentLink, this.identifyTimes, (name, ...args) => this.onLocalEvent(name, ...args), (e) => this.events.listenerCount(e))
+    this.host = host
     const driver = driverFor(a.mode)
     const settings = instanceSettings({ ...this.opts, env: { ...this.opts.env, ...a.env }, execArgv: [...this.opts.execArgv, ...a.execArgv], args: a.args.length ? a.args : this.opts.args }, driver, this.opts.file)
     settings.respawn = a.respawn
     settings.restarts = a.restarts
     settings.timeouts = a.timeouts
-    this.pool = new InstancePool(this.host, settings, planInstances(a.shards, a.shardsPerInstance, a.firstInstanceId))
+    const pool = new InstancePool(host, settings, planInstances(a.shards, a.shardsPerInstance, a.firstInstanceId))
+    host.setPool(pool)
+    this.pool = pool
     this.poolReady = false
-    this.reply({ t: 'assigned', d: { adopted: false, sessions: {}, instances: this.pool.status() } })
+    this.poolFailed = null
+    this.sendQuietly(LinkOps.ASSIGNED, { adopted: false, sessions: {}, instances: pool.status(), recentIdentifies: this.recentIdentifies() })
     this.events.emitEvent('debug', `assigned shards ${a.shards[0]}-${a.shards[a.shards.length - 1]} of ${a.totalShards} (${a.mode})`)
-    this.statusTimer = setInterval(() => this.pushStatus(), a.timeouts.heartbeatInterval)
+    // Status is state, not a log: a periodic refresh, sent only while a parent is attached.
+    this.statusTimer = setInterval(() => this.pushStatus(), Math.max(1000, a.timeouts.heartbeatInterval))
     this.statusTimer.unref()
-    const pool = this.pool
     pool.startAll().then(
       () => {
         if (this.pool !== pool) return
@@ -159,8 +240,23 @@ export class ChildBackend extends PoolBackend implements Backend {
         this.pushStatus()
         this.events.emitEvent('ready')
       },
-      (err) => this.events.emitEvent('error', err),
+      (err: Error) => {
+        if (this.pool !== pool) return
+        this.poolFailed = toWireError(err)
+        this.pushStatus()
+        this.events.emitEvent('error', err)
+      },
     )
+  }
+
+  private recentIdentifies(): { shardId: number; agoMs: number }[] {
+    const now = monotonicNow()
+    const out: { shardId: number; agoMs: number }[] = []
+    for (const [shardId, at] of this.identifyTimes) {
+      if (now - at > IDENTIFY_MEMORY_MS) this.identifyTimes.delete(shardId)
+      else out.push({ shardId, agoMs: Math.round(now - at) })
+    }
+    return out
   }
 
   private onLocalEvent(name: string, ...args: unknown[]): void {
@@ -168,9 +264,16 @@ export class ChildBackend extends PoolBackend implements Backend {
     if (name.startsWith('instance')) this.pushStatus()
   }
 
+  /** Sends the newest status once per tick, and only while a parent is attached (it gets one on attach). */
   private pushStatus(): void {
-    if (!this.pool) return
-    this.reply({ t: 'status', d: { instances: this.pool.status(), ready: this.poolReady } })
+    if (!this.pool || !this.server.up || this.statusQueued) return
+    this.statusQueued = true
+    setImmediate(() => {
+      this.statusQueued = false
+      if (!this.pool || !this.server.up) return
+      const status: StatusMessage = { instances: this.pool.status(), ready: this.poolReady, ...(this.poolFailed ? { failed: this.poolFailed } : {}) }
+      this.sendQuietly(LinkOps.STATUS, status)
+    })
   }
 
   private async stopPool(): Promise<void> {
@@ -179,12 +282,18 @@ export class ChildBackend extends PoolBackend implements Backend {
     const pool = this.pool
     this.pool = null
     this.poolReady = false
+    this.poolFailed = null
     this.assignment = null
     if (pool) await pool.stopAll()
   }
 
-  private reply(msg: ChildMessage): void {
-    this.rpc.send(msg)
+  /** Queued for the parent; a message the link cannot take (closed, too large) is reported, never thrown. */
+  private sendQuietly(op: string, d: unknown): void {
+    try {
+      this.server.send(envelope(op, d))
+    } catch (err) {
+      this.events.emitEvent('debug', `could not send '${op}' to the parent: ${(err as Error).message}`)
+    }
   }
 
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {

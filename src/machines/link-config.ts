@@ -1,5 +1,5 @@
 /** Turns the seed-style `tls` / `link` options into the link layer's options. */
-import type { LinkTuning, TlsFilesOptions } from '../manager/machines-options.js'
+import type { LinkTuning, TlsFilesOptions } from './options.js'
 import type { LinkCommonOptions, LinkTlsOptions } from '../net/index.js'
 
 export function linkTls(tls: TlsFilesOptions, field: string): LinkTlsOptions {

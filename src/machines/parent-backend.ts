@@ -3,16 +3,19 @@
  * start gate and the session store for every machine, connects to each contact point over mutual
  * TLS, assigns each child its slice, and answers what their instances ask of the manager tier.
  */
-import { NoTargetError, ShardingError } from '../errors.js'
+import { NoTargetError, ProtocolError, ShardingError } from '../errors.js'
 import { matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
-import { decodeValue, toWireError } from '../ipc/values.js'
+import { deserializeValue, toWireError } from '../ipc/values.js'
 import { Authority, resolveLayout } from '../manager/authority.js'
 import type { Backend, MachineStatus, ManagerStatus } from '../manager/backend.js'
 import { answerBotRequest, type Origin } from '../manager/bot-requests.js'
-import type { InstanceAction } from '../manager/instance.js'
+import type { InstanceAction } from '../manager/instance-channel.js'
 import type { ManagerEvents } from '../manager/local-backend.js'
 import type { ResolvedOptions } from '../manager/options.js'
+import { partsDeadline } from '../rpc/deadline.js'
+import type { CallContext, CallScope } from '../rpc/endpoint.js'
 import { MachineLink } from './machine-link.js'
+import { field } from './messages.js'
 import type { ChildMessage } from './protocol.js'
 
 type ParentConfig = Extract<NonNullable<ResolvedOptions['machines']>, { me: 'parent' }>
@@ -39,21 +42,22 @@ export class ParentBackend implements Backend {
     const owned = this.config.points.flatMap((p) => p.shards)
     const layout = await resolveLayout({ ...this.opts, totalShards: this.opts.totalShards ?? this.config.totalFromPoints }, owned, this.emit)
     this.totalShards = layout.totalShards
-    this.authority = new Authority(this.opts, layout, this.emit)
-    const allReady = this.config.points.map((point) => {
+    const authority = new Authority(this.opts, layout, this.emit)
+    this.authority = authority
+    for (const point of this.config.points) {
       const machine: MachineLink = new MachineLink(point, this.opts, layout.totalShards, this.config.link, {
         emit: this.emit,
-        handleRequest: (kind, d, signal): Promise<unknown> => this.serveChild(machine, kind, d, signal),
+        handleRequest: (kind, d, ctx) => this.serveChild(machine, kind, d, ctx),
         handleMessage: (msg) => this.onChildMessage(machine, msg),
-        onNewSession: () => {
-          if (this.authority) machine.releaseHeldSlots(this.authority.gate)
-        },
+        onNewSession: () => machine.releaseHeldSlots(authority.gate),
+        releaseSlots: () => machine.releaseHeldSlots(authority.gate),
       })
       this.machines.set(point.id, machine)
-      return machine.whenReady()
-    })
+    }
+    const allReady = Promise.all([...this.machines.values()].map((m) => m.whenReady()))
+    allReady.catch(() => {}) // awaited below; a failure before that must not count as unhandled
     await Promise.all([...this.machines.values()].map((m) => m.connect()))
-    await Promise.all(allReady)
+    await allReady
     this.isReady = true
     this.emit('ready')
   }
@@ -64,13 +68,15 @@ export class ParentBackend implements Backend {
     await Promise.all([...this.machines.values()].map((m) => m.stopShards()))
   }
 
-  async fanout(action: InstanceAction, target: Target, timeoutMs: number): Promise<FanoutEntry[]> {
+  /** One call per machine; each answers for its instances a little before our own deadline. */
+  async fanout(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]> {
     const selected = [...this.machines.values()].filter((m) => matches(m.endpoint(), target))
     if (selected.length === 0) throw noTarget(target)
+    const parts: CallScope = { deadline: partsDeadline(scope.deadline), signal: scope.signal }
     const perMachine = await Promise.all(
       selected.map(async (m) => {
         try {
-          return (await m.rpc.call('fanout', { action, target, timeout: timeoutMs }, timeoutMs + 2000)) as FanoutEntry[]
+          return (await m.rpc.call('fanout', { action, target }, { ...parts, describe: `${action.type} on machine ${m.id}` })) as FanoutEntry[]
         } catch (err) {
           if (err instanceof NoTargetError) return []
           // The machine could not answer: one failed entry per instance it should have answered for.
@@ -83,14 +89,14 @@ export class ParentBackend implements Backend {
     return entries.sort((a, b) => a.instance - b.instance)
   }
 
-  async respawn(instanceId: number): Promise<void> {
+  async respawn(instanceId: number, scope: CallScope): Promise<void> {
     const machine = [...this.machines.values()].find((m) => m.plannedInstances({ instances: [instanceId] }).length > 0)
     if (!machine) throw new ShardingError('NO_SUCH_INSTANCE', `no instance ${instanceId} on any machine`)
-    await machine.rpc.call('respawn', { instance: instanceId }, 0)
+    await machine.rpc.call('respawn', { instance: instanceId }, { ...scope, describe: `respawn of instance ${instanceId} on machine ${machine.id}` })
   }
 
-  async rollingRestart(): Promise<void> {
-    for (const m of this.machines.values()) await m.rpc.call('rolling', {}, 0)
+  async rollingRestart(scope: CallScope): Promise<void> {
+    for (const m of this.machines.values()) await m.rpc.call('rolling', {}, { ...scope, describe: `rolling restart on machine ${m.id}` })
   }
 
   status(): ManagerStatus {
@@ -105,65 +111,91 @@ export class ParentBackend implements Backend {
     }
   }
 
+  /** Requests in flight on every machine link. */
+  inFlight(): number {
+    let n = 0
+    for (const m of this.machines.values()) n += m.rpc.inFlight.calls + m.rpc.inFlight.serving
+    return n
+  }
+
   private readonly emit = (name: string, ...args: unknown[]): void => this.events.emitEvent(name, ...args)
 
-  /** What a child asks the root: identify turns, start slots, and its bots' requests. */
-  private async serveChild(machine: MachineLink, kind: string, d: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+  /** What a child asks the root: identify turns, start slots, and its bots' requests. Fields are checked first. */
+  private async serveChild(machine: MachineLink, kind: string, d: Record<string, unknown>, ctx: CallContext): Promise<unknown> {
     const authority = this.authority!
     switch (kind) {
-      case 'identify':
-        authority.noteCoordinatedIdentify()
-        await authority.identify(d.shardId as number, signal)
+      case 'identify': {
+        const shardId = field.shardId(d.shardId, machine.shards)
+        authority.noteIdentifies('coordinated', [shardId])
+        await authority.identify(shardId, ctx.signal)
         return null
+      }
       case 'startSlot': {
-        const slot = await authority.acquireStart(`${machine.id}/${d.holder as string}`, signal)
+        const holder = `${machine.id}/${field.string(d.holder, 'holder')}`
+        const shards = field.shards(d.shards, 'shards').filter((s) => machine.owns(s))
+        const slot = await authority.acquireStart(holder, shards, ctx.signal)
         if (slot.exclusive) machine.heldSlots.add(slot.holder)
         return { holder: d.holder, exclusive: slot.exclusive }
       }
-      case 'bot':
+      case 'bot': {
+        const origin = field.record(d.origin, 'origin') as unknown as Origin
+        // An instance speaks for itself only: the origin's machine is the link it came over.
+        const from: Origin = { instance: field.int(origin.instance, 'origin.instance'), machine: machine.id, shards: field.shards(origin.shards, 'origin.shards') }
         return answerBotRequest(
           {
-            fanout: (a, t, ms) => this.fanout(a, t, ms),
-            rollingRestart: () => this.rollingRestart(),
+            fanout: (a, t, scope) => this.fanout(a, t, scope),
+            rollingRestart: () => this.rollingRestart({ deadline: Infinity }),
             emitEvent: this.emit,
             listenerCount: (e) => this.events.listenerCount(e),
-            defaultTimeout: this.opts.timeouts.request,
           },
-          d.origin as Origin,
-          d.botKind as string,
-          d.data as Record<string, unknown>,
+          from,
+          field.string(d.botKind, 'botKind'),
+          field.record(d.data ?? {}, 'data'),
+          ctx,
         )
+      }
       default:
-        throw new ShardingError('UNKNOWN_OP', `unknown request ${JSON.stringify(kind)} from machine ${machine.id}`)
+        throw new ProtocolError(`unknown request ${JSON.stringify(kind)} from machine ${machine.id}`, 'UNKNOWN_OP')
     }
   }
 
   private onChildMessage(machine: MachineLink, msg: ChildMessage): void {
     const authority = this.authority
-    switch (msg.t) {
-      case 'release':
-        if (authority && machine.heldSlots.delete(`${machine.id}/${msg.d.holder}`)) {
-          authority.releaseStart({ holder: `${machine.id}/${msg.d.holder}`, exclusive: true }, msg.d.outcome)
-        }
+    if (!authority) return
+    switch (msg.op) {
+      case 'release': {
+        const holder = `${machine.id}/${msg.d.holder}`
+        if (machine.heldSlots.delete(holder)) authority.releaseStart({ holder, exclusive: true }, msg.d.outcome)
         return
+      }
       case 'session':
-        authority?.sessions.update(msg.d.shardId, msg.d.session)
+        if (machine.owns(msg.d.shardId)) authority.sessions.update(msg.d.shardId, msg.d.session)
         return
       case 'uncoordinated':
-        authority?.noteUncoordinatedIdentifies(msg.d.shards)
+        authority.noteIdentifies('uncoordinated', msg.d.shards.filter((s) => machine.owns(s)))
         return
       case 'assigned':
-        for (const [id, s] of Object.entries(msg.d.sessions)) authority?.sessions.update(Number(id), s)
+        if ('refused' in msg.d) {
+          this.emit('machineError', { machine: machine.id, code: msg.d.refused.code ?? 'ASSIGNMENT_REFUSED', reason: `refused its assignment: ${msg.d.refused.message}` })
+          return
+        }
+        for (const [id, s] of Object.entries(msg.d.sessions)) if (machine.owns(Number(id))) authority.sessions.update(Number(id), s)
+        // Identify turns the child got from a previous parent still count against the windows.
+        for (const r of msg.d.recentIdentifies) if (machine.owns(r.shardId)) authority.scheduler.markUsed([r.shardId], r.agoMs)
         return
       case 'event': {
-        const args = decodeValue(msg.d.args) as unknown[]
-        this.emit(msg.d.name, ...args)
+        let args: unknown
+        try {
+          args = deserializeValue(msg.d.args)
+        } catch (err) {
+          this.emit('machineError', { machine: machine.id, code: 'MALFORMED_MESSAGE', reason: `event ${msg.d.name}: ${(err as Error).message}` })
+          return
+        }
+        this.emit(msg.d.name, ...(Array.isArray(args) ? args : [args]))
         return
       }
       case 'status':
         return
-      default:
-        this.emit('machineError', { machine: machine.id, code: 'UNKNOWN_OP', reason: `unknown message ${JSON.stringify((msg as { t?: unknown }).t)}; ignored` })
     }
   }
 }

@@ -1,10 +1,30 @@
 /**
- * What a parent and a child manager say to each other over their link (besides req/res/cancel,
- * see rpc.ts). Messages are plain data; user values inside are already encoded (ipc/values.ts).
+ * What a parent and a child manager say to each other over their link. Every message is an
+ * envelope (`{ v, op, id?, d?, k?, ttl? }`, src/ipc/envelope.ts); requests use the one request
+ * layer (`req`/`res`/`cancel`, src/rpc/endpoint.ts), the rest are the ops below. User values inside
+ * are already serialized (ipc/values.ts). Every message from the other side is checked by
+ * messages.ts before anything acts on it.
  */
 import type { ResolvedOptions } from '../manager/options.js'
 import type { InstanceInfo } from '../manager/instance.js'
 import type { SessionInfo } from '../runtime/context.js'
+import type { WireError } from '../ipc/values.js'
+
+export const LinkOps = {
+  /** parent → child: the slice to run. */
+  ASSIGN: 'assign',
+  /** child → parent: the answer to an assignment (taken, kept running, or refused with a reason). */
+  ASSIGNED: 'assigned',
+  /** child → parent: its instances' state (the newest only; status is state, not a log). */
+  STATUS: 'status',
+  /** child → parent: a manager event of its instances (instanceReady, error, ...). */
+  EVENT: 'event',
+  SESSION: 'session',
+  /** child → parent: an exclusive start slot ended (sequential starts). */
+  RELEASE: 'release',
+  /** child → parent: shards that identified on their own (unmodified bots). */
+  UNCOORDINATED: 'uncoordinated',
+} as const
 
 /** The slice of the bot a child runs, derived from the point's childManagerOptions. */
 export interface Assignment {
@@ -22,18 +42,32 @@ export interface Assignment {
   timeouts: ResolvedOptions['timeouts']
 }
 
-/** parent → child */
-export type ParentMessage = { t: 'assign'; d: Assignment }
+/** An identify grant the child received recently, so a new parent keeps its window (ms ago). */
+export interface RecentIdentify {
+  shardId: number
+  agoMs: number
+}
 
-/** child → parent */
+export type AssignedMessage =
+  | { adopted: boolean; sessions: Record<number, SessionInfo>; instances: InstanceInfo[]; recentIdentifies: RecentIdentify[] }
+  | { refused: WireError }
+
+export interface StatusMessage {
+  instances: InstanceInfo[]
+  ready: boolean
+  /** The pool's start failed for good (an instance gave up): the parent's start() rejects with it. */
+  failed?: WireError
+}
+
+/** child → parent, after validation */
 export type ChildMessage =
-  | { t: 'assigned'; d: { adopted: boolean; sessions: Record<number, SessionInfo>; instances: InstanceInfo[] } }
-  | { t: 'release'; d: { holder: string; outcome: 'ready' | 'failed' } }
-  | { t: 'session'; d: { shardId: number; session: SessionInfo | null } }
-  | { t: 'uncoordinated'; d: { shards: number[] } }
-  /** `args` are encoded with ipc/values.ts so errors and infos arrive intact. */
-  | { t: 'event'; d: { name: string; args: unknown } }
-  | { t: 'status'; d: { instances: InstanceInfo[]; ready: boolean } }
+  | { op: 'assigned'; d: AssignedMessage }
+  | { op: 'release'; d: { holder: string; outcome: 'ready' | 'failed' } }
+  | { op: 'session'; d: { shardId: number; session: SessionInfo | null } }
+  | { op: 'uncoordinated'; d: { shards: number[] } }
+  /** `args` are serialized with ipc/values.ts so errors and infos arrive intact. */
+  | { op: 'event'; d: { name: string; args: unknown } }
+  | { op: 'status'; d: StatusMessage }
 
 /** Two assignments are the same slice when a re-adopting parent may keep the running shards. */
 export function sameSlice(a: Assignment, b: Assignment): boolean {

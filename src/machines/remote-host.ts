@@ -1,29 +1,59 @@
 /**
- * How a child manager's instances reach the root: identify turns, start slots and everything a bot
- * asks of the manager tier go to the parent over the link; sessions are kept here too, so a local
- * respawn can RESUME even while the parent is unreachable.
+ * How a child manager's instances reach the bot's root: identify turns and start slots go to the
+ * parent (and wait for it while it is away: a restarted parent picks them up, they never guess);
+ * sessions are kept here too, so a local respawn can RESUME while the parent is unreachable.
+ * Traffic between instances of this machine stays on this machine; only what crosses machines,
+ * or is meant for the manager itself, goes to the parent.
  */
-import type { Instance } from '../manager/instance.js'
-import type { InstanceHost } from '../manager/instance-host.js'
+import { LinkLostError } from '../errors.js'
+import { matches, type FanoutEntry, type Target } from '../ipc/targets.js'
+import { serializeValue } from '../ipc/values.js'
+import { answerBotRequest, type Origin } from '../manager/bot-requests.js'
+import type { InstanceAction } from '../manager/instance-channel.js'
+import type { BotServices, InstanceHost, RootServices } from '../manager/instance-host.js'
 import { SessionStore } from '../manager/session-store.js'
 import type { StartSlot } from '../manager/start-gate.js'
 import type { SessionInfo } from '../runtime/context.js'
-import { encodeValue } from '../ipc/values.js'
-import type { Assignment, ChildMessage } from './protocol.js'
-import { FORWARDED_EVENTS } from './protocol.js'
-import type { LinkRpc } from './rpc.js'
+import { NO_DEADLINE } from '../rpc/deadline.js'
+import type { CallContext, CallScope } from '../rpc/endpoint.js'
+import { monotonicNow } from '../util/clock.js'
+import { FORWARDED_EVENTS, LinkOps, type Assignment } from './protocol.js'
 
 const FORWARDED: ReadonlySet<string> = new Set(FORWARDED_EVENTS)
 
+/** The child's side of its parent link, as the host uses it. */
+export interface ParentLink {
+  call(kind: string, data: Record<string, unknown>, scope: CallScope): Promise<unknown>
+  /** Queues a message for the parent (delivered once it is attached). */
+  send(op: string, d: unknown): void
+  /** Resolves once a parent is attached (now, if one is); rejects when `signal` aborts. */
+  attached(signal: AbortSignal): Promise<void>
+}
+
+export interface LocalPool {
+  run(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]>
+  rollingRestart(): Promise<void>
+}
+
 export class RemoteHost implements InstanceHost {
   readonly sessions = new SessionStore()
+  private readonly ownShards: Set<number>
+  private pool: LocalPool | null = null
 
   constructor(
     private readonly assignment: Assignment,
-    private readonly rpc: LinkRpc,
-    private readonly sendToParent: (msg: ChildMessage) => void,
+    private readonly parent: ParentLink,
+    /** When each shard last got an identify turn (monotonic), kept across assignments by the child. */
+    private readonly identifyTimes: Map<number, number>,
     private readonly emitLocal: (name: string, ...args: unknown[]) => void,
-  ) {}
+    private readonly listenerCount: (name: string) => number,
+  ) {
+    this.ownShards = new Set(assignment.shards)
+  }
+
+  setPool(pool: LocalPool): void {
+    this.pool = pool
+  }
 
   get machineId(): string {
     return this.assignment.machineId
@@ -33,50 +63,89 @@ export class RemoteHost implements InstanceHost {
     return this.assignment.totalShards
   }
 
-  async identify(shardId: number, signal: AbortSignal): Promise<void> {
-    // No timeout: if the parent is out of reach, identifies wait; they never guess.
-    await this.rpc.call('identify', { shardId }, 0, signal)
+  get requestTimeout(): number {
+    return this.assignment.timeouts.request
   }
 
-  async acquireStart(holder: string, signal: AbortSignal): Promise<StartSlot> {
-    return (await this.rpc.call('startSlot', { holder }, 0, signal)) as StartSlot
+  readonly root: RootServices = {
+    identify: async (shardId, signal) => {
+      await this.callRoot('identify', { shardId }, signal)
+      this.identifyTimes.set(shardId, monotonicNow())
+    },
+    acquireStart: async (holder, shards, signal) => (await this.callRoot('startSlot', { holder, shards }, signal)) as StartSlot,
+    releaseStart: (slot, outcome) => {
+      if (slot.exclusive) this.parent.send(LinkOps.RELEASE, { holder: slot.holder, outcome })
+    },
+    noteIdentifies: (how, shards) => {
+      // The parent sees coordinated identify requests itself.
+      if (how === 'coordinated') return
+      const now = monotonicNow()
+      for (const s of shards) this.identifyTimes.set(s, now)
+      this.parent.send(LinkOps.UNCOORDINATED, { shards })
+    },
+    sessionsFor: (shards) => this.sessions.forShards(shards, this.totalShards),
+    updateSession: (shardId: number, session: SessionInfo | null) => {
+      this.sessions.update(shardId, session)
+      this.parent.send(LinkOps.SESSION, { shardId, session })
+    },
   }
 
-  releaseStart(slot: StartSlot, outcome: 'ready' | 'failed'): void {
-    if (slot.exclusive) this.sendToParent({ t: 'release', d: { holder: slot.holder, outcome } })
-  }
-
-  noteCoordinatedIdentify(): void {
-    // The parent sees the identify request itself.
-  }
-
-  noteUncoordinatedIdentifies(shards: number[]): void {
-    this.sendToParent({ t: 'uncoordinated', d: { shards } })
-  }
-
-  sessionsFor(shards: number[]): Record<number, SessionInfo> {
-    return this.sessions.forShards(shards, this.totalShards)
-  }
-
-  updateSession(shardId: number, session: SessionInfo | null): void {
-    this.sessions.update(shardId, session)
-    this.sendToParent({ t: 'session', d: { shardId, session } })
-  }
-
-  handleInstanceRequest(from: Instance, kind: string, data: Record<string, unknown>): Promise<unknown> {
-    const origin = { instance: from.id, machine: from.machine, shards: [...from.shards] }
-    const timeout = typeof data.timeout === 'number' ? data.timeout : this.assignment.timeouts.request
-    return this.rpc.call('bot', { origin, botKind: kind, data }, timeout + 1000)
-  }
-
-  handleRawMessage(from: Instance, message: unknown): void {
-    const origin = { instance: from.id, machine: from.machine, shards: [...from.shards] }
-    this.emitEvent('message', message, origin)
-    this.sendToParent({ t: 'event', d: { name: 'message', args: encodeValue([message, origin]) } })
+  readonly bot: BotServices = {
+    request: (from: Origin, kind: string, data: Record<string, unknown>, ctx: CallContext) => {
+      if (this.pool && this.staysHere(kind, data)) {
+        const pool = this.pool
+        return answerBotRequest(
+          { fanout: (a, t, scope) => pool.run(a, t, scope), rollingRestart: () => pool.rollingRestart(), emitEvent: this.emitLocal, listenerCount: this.listenerCount },
+          from,
+          kind,
+          data,
+          ctx,
+        )
+      }
+      return this.parent.call('bot', { origin: from, botKind: kind, data }, ctx)
+    },
+    rawMessage: (from: Origin, message: unknown) => {
+      this.emitLocal('message', message, from)
+      this.parent.send(LinkOps.EVENT, { name: 'message', args: serializeValue([message, from]) })
+    },
   }
 
   emitEvent(name: string, ...args: unknown[]): void {
     this.emitLocal(name, ...args)
-    if (FORWARDED.has(name)) this.sendToParent({ t: 'event', d: { name, args: encodeValue(args) } })
+    if (FORWARDED.has(name)) this.parent.send(LinkOps.EVENT, { name, args: serializeValue(args) })
+  }
+
+  /**
+   * A broadcast or targeted message whose target can only match instances of this machine (its
+   * shards, its instances, or this machine by name) is answered here, without crossing a link.
+   */
+  private staysHere(kind: string, data: Record<string, unknown>): boolean {
+    let target: Target | undefined
+    if (kind === 'broadcast' || (kind === 'send' && data.target)) target = (data.target ?? {}) as Target
+    else if (kind === 'djsBroadcast' && typeof data.shard === 'number') target = { shards: [data.shard] }
+    if (!target) return false
+    if (target.machines) return target.machines.length > 0 && target.machines.every((m) => m === this.machineId)
+    if (target.shards?.length) return target.shards.every((s) => this.ownShards.has(s))
+    if (target.instances?.length) {
+      const first = this.assignment.firstInstanceId
+      const count = Math.ceil(this.assignment.shards.length / this.assignment.shardsPerInstance)
+      return target.instances.every((i) => i >= first && i < first + count) && matches({ machine: this.machineId, instances: target.instances, shards: this.assignment.shards }, target)
+    }
+    return false
+  }
+
+  /**
+   * A call to the root that must not fail because the parent went away: when its session ends
+   * (a restarted parent), it is asked again of the next parent. Only `signal` ends it early.
+   */
+  private async callRoot(kind: string, data: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+    for (;;) {
+      try {
+        return await this.parent.call(kind, data, { deadline: NO_DEADLINE, signal })
+      } catch (err) {
+        if (signal.aborted || !(err instanceof LinkLostError)) throw err
+        await this.parent.attached(signal)
+      }
+    }
   }
 }

@@ -4,22 +4,32 @@
  */
 import { EventEmitter } from 'node:events'
 import { CONTEXT_ENV } from '../constants.js'
-import { ShardingError } from '../errors.js'
+import { AbortedError, ShardingError } from '../errors.js'
 import { finishFanout } from '../ipc/results.js'
 import { hasSelector, toTarget, wantsSingle, type TargetOptions } from '../ipc/targets.js'
-import { encodeValue } from '../ipc/values.js'
+import { serializeValue } from '../ipc/values.js'
+import { deadlineIn, NO_DEADLINE } from '../rpc/deadline.js'
+import type { CallScope } from '../rpc/endpoint.js'
 import type { Backend, ManagerStatus } from './backend.js'
-import type { InstanceAction } from './instance.js'
+import type { InstanceAction } from './instance-channel.js'
 import { LocalBackend } from './local-backend.js'
 import { resolveOptions, type ResolvedOptions, type ShardingManagerOptions } from './options.js'
-import { createMachinesBackend } from './machines-backend.js'
+import { createMachinesBackend } from '../machines/backend.js'
 
 export interface BroadcastEvalOptions<C = unknown> extends TargetOptions {
   context?: C
-  /** ms; default timeouts.request. */
+  /** The call's deadline, ms from now; default timeouts.request. Every hop works to this one deadline. */
   timeout?: number
+  /** Withdraws the call: it rejects with AbortedError and every hop stops waiting for it. */
+  signal?: AbortSignal
   /** Return one entry per instance with its value or error instead of rejecting on the first failure. */
   allowPartial?: boolean
+}
+
+export interface OperationOptions {
+  /** ms from now; default: none (a respawn ends when the instance is ready again or gives up). */
+  timeout?: number
+  signal?: AbortSignal
 }
 
 export class ShardingManager extends EventEmitter {
@@ -49,21 +59,31 @@ export class ShardingManager extends EventEmitter {
     return this.backend.totalShards
   }
 
-  /** Starts every instance; resolves when every shard is ready (a MACHINES child: when it listens). */
+  /**
+   * Starts every instance; resolves when every shard is ready (a MACHINES child: when it listens).
+   * Rejects when an instance gives up, or with AbortedError when stop() is called first.
+   */
   start(): Promise<this> {
-    this.started ??= this.backend.start().then(() => this)
+    if (this.stopping) return Promise.reject(new AbortedError('the manager was stopped; construct a new ShardingManager to start again'))
+    this.started ??= Promise.race([this.backend.start().then(() => this), this.stopped.promise])
     return this.started
   }
 
   /** Stops everything gracefully (ask, wait timeouts.kill, kill); resolves when no instance is left. */
   stop(): Promise<void> {
-    this.stopping ??= this.backend.stop()
+    if (!this.stopping) {
+      this.stopped.reject(new AbortedError('the manager was stopped before every shard was ready'))
+      this.stopping = this.backend.stop()
+    }
     return this.stopping
   }
 
+  /** Rejects a start() that is still pending when stop() is called. */
+  private readonly stopped = settleLater<never>()
+
   async broadcastEval<R = unknown, C = unknown>(fn: (client: any, context: C) => R | Promise<R>, options: BroadcastEvalOptions<C> = {}): Promise<any> {
     if (typeof fn !== 'function') throw new TypeError('broadcastEval(fn): fn must be a function; pass data through options.context')
-    return this.fanout({ type: 'eval', fn: fn.toString(), context: encodeValue(options.context) }, options)
+    return this.fanout({ type: 'eval', fn: fn.toString(), context: serializeValue(options.context) }, options)
   }
 
   async fetchClientValues(prop: string, options: Omit<BroadcastEvalOptions, 'context'> = {}): Promise<any> {
@@ -72,23 +92,23 @@ export class ShardingManager extends EventEmitter {
   }
 
   /** One-way message to the targeted instances (all when no target): their ShardingClient 'message' event. */
-  async send(message: unknown, target: TargetOptions = {}): Promise<void> {
-    await this.fanout({ type: 'send', message: encodeValue(message), from: 'manager' }, target)
+  async send(message: unknown, target: TargetOptions & { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
+    await this.fanout({ type: 'send', message: serializeValue(message), from: 'manager' }, target)
   }
 
   /** Request to the targeted instances (all when no target); resolves with their replies. */
-  async request(message: unknown, target: TargetOptions & { timeout?: number; allowPartial?: boolean } = {}): Promise<any> {
-    return this.fanout({ type: 'request', message: encodeValue(message), from: 'manager' }, target)
+  async request(message: unknown, target: TargetOptions & { timeout?: number; allowPartial?: boolean; signal?: AbortSignal } = {}): Promise<any> {
+    return this.fanout({ type: 'request', message: serializeValue(message), from: 'manager' }, target)
   }
 
   /** Restarts one instance gracefully (its shards RESUME); resolves when it is ready again. */
-  respawn(instanceId: number): Promise<void> {
-    return this.backend.respawn(instanceId)
+  respawn(instanceId: number, options: OperationOptions = {}): Promise<void> {
+    return this.backend.respawn(instanceId, operationScope(options))
   }
 
   /** Restarts every instance, one at a time, each only after the previous is ready again. */
-  rollingRestart(): Promise<void> {
-    return this.backend.rollingRestart()
+  rollingRestart(options: OperationOptions = {}): Promise<void> {
+    return this.backend.rollingRestart(operationScope(options))
   }
 
   /** Machines → instances → shards, with state, pid/thread, restarts, uptime, last heartbeat, memory. */
@@ -99,8 +119,11 @@ export class ShardingManager extends EventEmitter {
   private async fanout(action: InstanceAction, options: BroadcastEvalOptions): Promise<unknown> {
     const total = this.backend.totalShards
     if (total === null) throw new ShardingError('NOT_STARTED', 'the manager has not started; await manager.start() first')
+    const timeout = options.timeout ?? this.options.timeouts.request
+    if (typeof timeout !== 'number' || !(timeout > 0)) throw new TypeError(`options.timeout: expected a number of ms > 0, got ${JSON.stringify(options.timeout)}`)
     const target = hasSelector(options) ? toTarget(options, total) : {}
-    const entries = await this.backend.fanout(action, target, options.timeout ?? this.options.timeouts.request)
+    const scope: CallScope = { deadline: deadlineIn(timeout), signal: options.signal }
+    const entries = await this.backend.fanout(action, target, scope)
     return finishFanout(entries, { single: wantsSingle(options), allowPartial: Boolean(options.allowPartial) })
   }
 
@@ -118,4 +141,16 @@ export class ShardingManager extends EventEmitter {
     },
     listenerCount: (name: string): number => this.listenerCount(name),
   }
+}
+
+function operationScope(options: OperationOptions): CallScope {
+  return { deadline: options.timeout === undefined ? NO_DEADLINE : deadlineIn(options.timeout), signal: options.signal }
+}
+
+/** A promise settled from outside, that never counts as an unhandled rejection on its own. */
+function settleLater<T>(): { promise: Promise<T>; reject(err: Error): void } {
+  let reject!: (err: Error) => void
+  const promise = new Promise<T>((_, rej) => (reject = rej))
+  promise.catch(() => {})
+  return { promise, reject }
 }

@@ -10,6 +10,8 @@ import type { ResolvedOptions } from './options.js'
 import { SessionStore } from './session-store.js'
 import { StartGate, type StartSlot } from './start-gate.js'
 import { range } from './shard-plan.js'
+import type { RootServices } from './instance-host.js'
+import { systemClock } from '../util/clock.js'
 
 export interface BotLayout {
   shards: number[]
@@ -30,27 +32,32 @@ export async function resolveLayout(opts: ResolvedOptions, fixedShards: number[]
   return { shards, totalShards, maxConcurrency, gateway }
 }
 
-export class Authority {
+export class Authority implements RootServices {
   readonly scheduler: IdentifyScheduler
   readonly gate: StartGate
   readonly sessions = new SessionStore()
+
+  readonly totalShards: number
 
   constructor(
     opts: ResolvedOptions,
     layout: BotLayout,
     private readonly emit: (name: string, ...a: unknown[]) => void,
   ) {
+    this.totalShards = layout.totalShards
     const limit = layout.gateway?.session_start_limit
     const budget = opts.identify.budget ?? (limit ? { total: limit.total, remaining: limit.remaining, resetAfter: limit.reset_after } : null)
     this.scheduler = new IdentifyScheduler({
       maxConcurrency: layout.maxConcurrency,
       windowMs: opts.identify.windowMs,
       marginMs: opts.identify.marginMs,
-      budget: budget ? { total: budget.total, remaining: budget.remaining, resetAt: Date.now() + budget.resetAfter } : undefined,
+      budget: budget ? { total: budget.total, remaining: budget.remaining, resetAt: systemClock.now() + budget.resetAfter } : undefined,
     })
     this.gate = new StartGate(opts.identify.strategy, this.scheduler.spacingMs)
     this.gate.on('mode', (mode) => emit('debug', `start gate: the bot ${mode === 'coordinated' ? 'asks the identify queue; starting every instance at once' : 'throttles identifies itself; starting instances one at a time'}`))
-    this.scheduler.on('budgetExhausted', (b) => emit('debug', `identify budget spent; identifies wait ${Math.max(0, b.resetAt - Date.now())} ms for the reset`))
+    // { shardId, key, at }: `at` on the authority's monotonic clock, so gaps between grants are exact.
+    this.scheduler.on('grant', (grant) => emit('identifyGrant', grant))
+    this.scheduler.on('budgetExhausted', (b) => emit('debug', `identify budget spent; identifies wait ${Math.round(Math.max(0, b.resetAt - systemClock.now()))} ms for the reset`))
     if (budget && budget.remaining < layout.shards.length) {
       emit('error', new Error(`only ${budget.remaining} identifies left today for ${layout.shards.length} shards; the rest wait for the budget reset in ${budget.resetAfter} ms`))
     }
@@ -60,7 +67,7 @@ export class Authority {
     return this.scheduler.acquire(shardId, { signal }).then(() => undefined)
   }
 
-  acquireStart(holder: string, signal: AbortSignal): Promise<StartSlot> {
+  acquireStart(holder: string, _shards: number[], signal: AbortSignal): Promise<StartSlot> {
     return this.gate.acquire(holder, signal)
   }
 
@@ -68,16 +75,17 @@ export class Authority {
     this.gate.release(slot, outcome)
   }
 
-  noteCoordinatedIdentify(): void {
-    this.gate.noteCoordinatedIdentify()
+  noteIdentifies(how: 'coordinated' | 'uncoordinated', shards: number[]): void {
+    if (how === 'coordinated') this.gate.noteCoordinatedIdentify()
+    else this.scheduler.markUsed(shards)
   }
 
-  noteUncoordinatedIdentifies(shards: number[]): void {
-    this.scheduler.markUsed(shards)
+  sessionsFor(shards: number[]): Record<number, SessionInfo> {
+    return this.sessions.forShards(shards, this.totalShards)
   }
 
-  sessionsFor(shards: number[], totalShards: number): Record<number, SessionInfo> {
-    return this.sessions.forShards(shards, totalShards)
+  updateSession(shardId: number, session: SessionInfo | null): void {
+    this.sessions.update(shardId, session)
   }
 
   stats(strategy: string) {

@@ -1,5 +1,6 @@
 /** What each kind of manager (single machine, MACHINES parent, MACHINES child) does behind ShardingManager's API. */
 import type { FanoutEntry, Target } from '../ipc/targets.js'
+import type { CallScope } from '../rpc/endpoint.js'
 import type { InstanceAction, InstanceInfo } from './instance.js'
 import type { IdentifyBudget } from './identify-scheduler.js'
 
@@ -25,8 +26,8 @@ export interface Backend {
   readonly totalShards: number | null
   start(): Promise<void>
   stop(): Promise<void>
-  fanout(action: InstanceAction, target: Target, timeoutMs: number): Promise<FanoutEntry[]>
-  respawn(instanceId: number): Promise<void>
-  rollingRestart(): Promise<void>
+  fanout(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]>
+  respawn(instanceId: number, scope: CallScope): Promise<void>
+  rollingRestart(scope: CallScope): Promise<void>
   status(): ManagerStatus
 }

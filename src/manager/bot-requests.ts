@@ -1,14 +1,18 @@
 /**
  * Answers what a bot asks of the manager tier: broadcasts (ours and discord.js's `_sEval`),
  * messages, requests to the manager, and respawnAll. The single-machine manager and the MACHINES
- * parent answer these; a child manager forwards them to its parent.
+ * parent answer these; a child manager answers the ones that stay on its machine and forwards the
+ * rest to its parent. Every call runs under the caller's deadline and signal.
  */
 import { ShardingError } from '../errors.js'
 import { finishFanout } from '../ipc/results.js'
 import type { FanoutEntry, Target } from '../ipc/targets.js'
-import { decodeValue, encodeValue } from '../ipc/values.js'
-import type { InstanceAction } from './instance.js'
+import { deserializeValue, serializeValue } from '../ipc/values.js'
+import { untilAborted } from '../rpc/abort.js'
+import type { CallContext, CallScope } from '../rpc/endpoint.js'
+import type { InstanceAction } from './instance-channel.js'
 
+/** Who sent a message or request: `{ instance, machine, shards }`. */
 export interface Origin {
   instance: number
   machine: string
@@ -20,37 +24,38 @@ export interface IncomingManagerRequest {
   from: Origin
   reply(value: unknown): void
   fail(error: unknown): void
+  /** Aborts when the caller stops waiting (deadline, cancel, or it died). */
+  signal: AbortSignal
 }
 
 export interface BotRequestContext {
-  fanout(action: InstanceAction, target: Target, timeoutMs: number): Promise<FanoutEntry[]>
+  fanout(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]>
   rollingRestart(): Promise<void>
   emitEvent(name: string, ...args: unknown[]): void
   listenerCount(event: string): number
-  defaultTimeout: number
 }
 
-export async function answerBotRequest(ctx: BotRequestContext, origin: Origin, kind: string, d: Record<string, unknown>): Promise<unknown> {
+export async function answerBotRequest(ctx: BotRequestContext, origin: Origin, kind: string, d: Record<string, unknown>, call: CallContext): Promise<unknown> {
   switch (kind) {
     case 'broadcast':
-      return ctx.fanout(d.action as InstanceAction, (d.target ?? {}) as Target, (d.timeout as number) ?? ctx.defaultTimeout)
+      return ctx.fanout(d.action as InstanceAction, (d.target ?? {}) as Target, call)
     case 'djsBroadcast': {
       // discord.js expects plain values: one per instance, or one when it named a shard.
-      const shard = d.shard as number | undefined
+      const shard = typeof d.shard === 'number' ? d.shard : undefined
       const target: Target = shard === undefined ? {} : { shards: [shard] }
-      const entries = await ctx.fanout(d.action as InstanceAction, target, ctx.defaultTimeout)
+      const entries = await ctx.fanout(d.action as InstanceAction, target, call)
       return finishFanout(entries, { single: shard !== undefined, allowPartial: false })
     }
     case 'send': {
       if (!d.target) {
-        ctx.emitEvent('message', decodeValue(d.message), origin)
+        ctx.emitEvent('message', deserializeValue(d.message), origin)
         return null
       }
-      await ctx.fanout({ type: 'send', message: d.message, from: origin }, d.target as Target, ctx.defaultTimeout)
+      await ctx.fanout({ type: 'send', message: d.message, from: origin }, d.target as Target, call)
       return null
     }
     case 'managerRequest':
-      return encodeValue(await askManager(ctx, origin, decodeValue(d.message)))
+      return serializeValue(await askManager(ctx, origin, deserializeValue(d.message), call.signal))
     case 'respawnAll':
       ctx.rollingRestart().catch((err) => ctx.emitEvent('error', err))
       return null
@@ -59,12 +64,14 @@ export async function answerBotRequest(ctx: BotRequestContext, origin: Origin, k
   }
 }
 
-function askManager(ctx: BotRequestContext, origin: Origin, message: unknown): Promise<unknown> {
+/** The manager's 'request' event; a listener that never replies holds the call only until its deadline. */
+function askManager(ctx: BotRequestContext, origin: Origin, message: unknown, signal: AbortSignal): Promise<unknown> {
   if (ctx.listenerCount('request') === 0) {
     return Promise.reject(new ShardingError('NO_HANDLER', "the manager has no 'request' listener; add manager.on('request', req => req.reply(...))"))
   }
-  return new Promise((resolve, reject) => {
-    const req: IncomingManagerRequest = { message, from: origin, reply: resolve, fail: reject }
+  const answered = new Promise((resolve, reject) => {
+    const req: IncomingManagerRequest = { message, from: origin, reply: resolve, fail: reject, signal }
     ctx.emitEvent('request', req)
   })
+  return untilAborted(answered, signal)
 }

@@ -12,7 +12,7 @@ import { systemClock, type Clock } from '../util/clock.js'
 export interface IdentifyBudget {
   total: number
   remaining: number
-  /** Epoch ms when `remaining` is restored to `total`. */
+  /** When `remaining` is restored to `total`: the scheduler's clock inside, epoch ms in stats(). */
   resetAt: number
 }
 
@@ -116,11 +116,12 @@ export class IdentifyScheduler extends EventEmitter {
    * Records identifies that happened without a grant (a bot using its own throttler), so later
    * grants keep a full window away from them.
    */
-  markUsed(shardIds: Iterable<number>): void {
-    const now = this.clock.now()
+  markUsed(shardIds: Iterable<number>, agoMs = 0): void {
+    const at = this.clock.now() - Math.max(0, agoMs)
     for (const id of shardIds) {
       const queue = this.queue(this.keyOf(id))
-      queue.lastGrantAt = now
+      if (queue.lastGrantAt === null || queue.lastGrantAt < at) queue.lastGrantAt = at
+      if (queue.waiters.length > 0) this.pump(this.keyOf(id))
     }
   }
 
@@ -136,7 +137,7 @@ export class IdentifyScheduler extends EventEmitter {
       waiting: this.waiting(),
       maxConcurrency: this.maxConcurrency,
       spacingMs: this.spacingMs,
-      ...(this.budget ? { budget: { ...this.budget } } : {}),
+      ...(this.budget ? { budget: { ...this.budget, resetAt: Math.round(Date.now() + (this.budget.resetAt - this.clock.now())) } } : {}),
     }
   }
 

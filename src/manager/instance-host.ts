@@ -1,29 +1,46 @@
 /**
- * What an instance needs from the manager above it. A single-machine manager answers these itself;
- * a child manager (MACHINES) forwards identify turns, start slots and cross-machine requests to
- * its parent. Instances never know which.
+ * What an instance needs from the manager above it, in three groups: the bot's root services
+ * (identify turns, start slots, sessions), the manager tier a bot talks to (broadcasts, messages,
+ * requests), and events. A single-machine manager answers everything itself; a child manager
+ * (MACHINES) forwards root services and cross-machine traffic to its parent. Instances never know
+ * which.
  */
 import type { SessionInfo } from '../runtime/context.js'
+import type { CallContext } from '../rpc/endpoint.js'
+import type { Origin } from './bot-requests.js'
 import type { StartSlot } from './start-gate.js'
-import type { Instance } from './instance.js'
+
+/** The bot's one identify authority, start gate and session store (here or on the parent). */
+export interface RootServices {
+  /** Resolves when the authority grants the shard its turn; rejects when `signal` aborts. */
+  identify(shardId: number, signal: AbortSignal): Promise<void>
+  acquireStart(holder: string, shards: number[], signal: AbortSignal): Promise<StartSlot>
+  releaseStart(slot: StartSlot, outcome: 'ready' | 'failed'): void
+  /**
+   * How an instance's shards identified: `coordinated` (it asked for a turn: the bot coordinates
+   * through us) or `uncoordinated` (it became ready without asking: its own throttler identified
+   * these shards just now).
+   */
+  noteIdentifies(how: 'coordinated' | 'uncoordinated', shards: number[]): void
+  sessionsFor(shards: number[]): Record<number, SessionInfo>
+  updateSession(shardId: number, session: SessionInfo | null): void
+}
+
+/** The manager tier as a bot sees it. */
+export interface BotServices {
+  /** broadcast / djsBroadcast / send / managerRequest / respawnAll from an instance. */
+  request(from: Origin, kind: string, data: Record<string, unknown>, ctx: CallContext): Promise<unknown>
+  /** A raw message an instance sent with discord.js's client.shard.send(). */
+  rawMessage(from: Origin, message: unknown): void
+}
 
 export interface InstanceHost {
   readonly machineId: string
   readonly totalShards: number
-  /** Resolves when the identify authority grants the shard its turn. */
-  identify(shardId: number, signal: AbortSignal): Promise<void>
-  acquireStart(holder: string, signal: AbortSignal): Promise<StartSlot>
-  releaseStart(slot: StartSlot, outcome: 'ready' | 'failed'): void
-  /** An instance asked for an identify turn: the bot coordinates through us. */
-  noteCoordinatedIdentify(): void
-  /** An instance of an unmodified bot became ready: its shards identified on their own just now. */
-  noteUncoordinatedIdentifies(shards: number[]): void
-  sessionsFor(shards: number[]): Record<number, SessionInfo>
-  updateSession(shardId: number, session: SessionInfo | null): void
-  /** broadcast / send / managerRequest / respawnAll from an instance. */
-  handleInstanceRequest(from: Instance, kind: string, data: Record<string, unknown>): Promise<unknown>
-  /** A raw message an instance sent with discord.js's client.shard.send(). */
-  handleRawMessage(from: Instance, message: unknown): void
+  /** Default deadline of calls that discord.js's protocol makes without one, ms. */
+  readonly requestTimeout: number
+  readonly root: RootServices
+  readonly bot: BotServices
   /** Manager-level events (instanceSpawn, shardReady, error, debug, ...). */
   emitEvent(name: string, ...args: unknown[]): void
 }

@@ -3,6 +3,7 @@
  * that restarts on every sign of progress, so big instances are not killed for being big), and the
  * per-shard view that status() shows.
  */
+import { monotonicNow } from '../util/clock.js'
 import type { ResolvedOptions } from './options.js'
 
 export interface ShardView {
@@ -32,6 +33,7 @@ export class InstanceMonitor {
   private shardViews = new Map<number, ShardView>()
   private heartbeatTimer: NodeJS.Timeout | null = null
   private progressTimer: NodeJS.Timeout | null = null
+  /** Monotonic times, for uptime and hang detection; `lastAck` is wall-clock, for display. */
   private spawnedAt: number | null = null
   private lastAck: number | null = null
   private lastAlive = 0
@@ -47,7 +49,7 @@ export class InstanceMonitor {
   started(shards: number[]): void {
     this.stopped()
     this.shardViews = new Map(shards.map((id) => [id, { id, state: 'starting' }]))
-    this.spawnedAt = Date.now()
+    this.spawnedAt = monotonicNow()
     this.lastAlive = this.spawnedAt
     this.lastAck = null
     this.memory = null
@@ -83,7 +85,7 @@ export class InstanceMonitor {
 
   ack(d: { t: number; memory?: { rss: number; heapUsed: number }; shards?: ShardView[] }): void {
     this.lastAck = Date.now()
-    this.lastAlive = this.lastAck
+    this.lastAlive = monotonicNow()
     if (d.memory) this.memory = d.memory
     for (const s of d.shards ?? []) {
       const view = this.shardViews.get(s.id)
@@ -118,7 +120,7 @@ export class InstanceMonitor {
 
   snapshot(): { uptime: number | null; lastHeartbeat: number | null; memory: { rss: number; heapUsed: number } | null; shardStates: ShardView[] } {
     return {
-      uptime: this.spawnedAt === null ? null : Date.now() - this.spawnedAt,
+      uptime: this.spawnedAt === null ? null : Math.round(monotonicNow() - this.spawnedAt),
       lastHeartbeat: this.lastAck,
       memory: this.memory,
       shardStates: [...this.shardViews.values()].map((v) => ({ ...v })),
@@ -126,7 +128,7 @@ export class InstanceMonitor {
   }
 
   private beat(): void {
-    const silent = Date.now() - this.lastAlive
+    const silent = Math.round(monotonicNow() - this.lastAlive)
     if (this.timeouts.heartbeat > 0 && silent > this.timeouts.heartbeat) {
       this.stopped()
       return this.cb.onHung(silent)

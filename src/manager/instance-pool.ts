@@ -1,20 +1,25 @@
 /**
  * The instances one manager runs on its own machine: start them all, stop them all, run an action
  * on the ones a target selects, restart them one by one. Used by the single-machine manager and by
- * each child manager in MACHINES mode.
+ * each child manager in MACHINES mode. While any instance is alive or about to be (queued, in
+ * backoff), the pool keeps the process alive, so a user's script never exits under a pending
+ * restart; stopping every instance releases it.
  */
 import { ShardingError } from '../errors.js'
 import { matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
 import { toWireError } from '../ipc/values.js'
-import { Instance, type InstanceAction, type InstanceInfo, type InstanceSettings } from './instance.js'
+import { partsDeadline } from '../rpc/deadline.js'
+import type { CallScope } from '../rpc/endpoint.js'
+import { Instance, LIVE_STATES, type InstanceAction, type InstanceInfo, type InstanceSettings } from './instance.js'
 import type { InstanceHost } from './instance-host.js'
 import type { InstancePlan } from './shard-plan.js'
 
 export class InstancePool {
   readonly instances = new Map<number, Instance>()
+  private keepAlive: NodeJS.Timeout | null = null
 
   constructor(host: InstanceHost, settings: InstanceSettings, plans: InstancePlan[]) {
-    for (const plan of plans) this.instances.set(plan.id, new Instance(plan.id, plan.shards, host, settings))
+    for (const plan of plans) this.instances.set(plan.id, new Instance(plan.id, plan.shards, host, settings, () => this.holdProcess()))
   }
 
   /**
@@ -33,6 +38,7 @@ export class InstancePool {
 
   async stopAll(): Promise<void> {
     await Promise.all([...this.instances.values()].map((i) => i.stop()))
+    this.holdProcess()
   }
 
   get(id: number): Instance {
@@ -48,13 +54,18 @@ export class InstancePool {
     return selected
   }
 
-  /** Runs an action on every selected instance; one entry per instance, failures included. */
-  async run(action: InstanceAction, target: Target, timeoutMs: number): Promise<FanoutEntry[]> {
+  /**
+   * Runs an action on every selected instance; one entry per instance, failures included. Each
+   * part ends a little before the caller's deadline, so a slow instance becomes a failed entry
+   * the caller still receives.
+   */
+  async run(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]> {
+    const parts: CallScope = { deadline: partsDeadline(scope.deadline), signal: scope.signal }
     return Promise.all(
       this.select(target).map(async (instance): Promise<FanoutEntry> => {
         const base = { instance: instance.id, machine: instance.machine, shards: [...instance.shards] }
         try {
-          return { ...base, ok: true, value: await instance.run(action, timeoutMs) }
+          return { ...base, ok: true, value: await instance.run(action, parts) }
         } catch (err) {
           return { ...base, ok: false, error: toWireError(err) }
         }
@@ -69,5 +80,25 @@ export class InstancePool {
 
   status(): InstanceInfo[] {
     return [...this.instances.values()].map((i) => i.info())
+  }
+
+  /** Requests in flight on every instance's channel (a test checks that nothing is left behind). */
+  inFlight(): number {
+    let n = 0
+    for (const i of this.instances.values()) {
+      const f = i.inFlight
+      n += f.calls + f.serving + f.djs
+    }
+    return n
+  }
+
+  /** A referenced timer while anything lives: a child process or worker alone may not hold the process (between a death and its restart, nothing does). */
+  private holdProcess(): void {
+    const alive = [...this.instances.values()].some((i) => LIVE_STATES.has(i.state))
+    if (alive && !this.keepAlive) this.keepAlive = setInterval(() => {}, 1 << 30)
+    if (!alive && this.keepAlive) {
+      clearInterval(this.keepAlive)
+      this.keepAlive = null
+    }
   }
 }

@@ -1,25 +1,33 @@
 /**
- * One instance (a process or a worker running several shards) as the manager sees it: spawn,
- * readiness, heartbeats, graceful stop, and the restart policy when it dies. Every spawn gets a
- * new generation number so late events from a previous child are ignored.
+ * One instance (a process or a worker running several shards) as the manager sees it: its
+ * lifecycle. It waits for a start slot, spawns, becomes ready, is watched for hangs, stops
+ * gracefully, and applies the restart policy when it dies. What travels over its channel lives in
+ * InstanceChannel; every spawn gets a new channel and generation, so late events from a previous
+ * child are ignored.
  */
-import { InstanceDiedError, RemoteError, ShardingError, TimeoutError } from '../errors.js'
-import { envelope, isDiscordJsMessage, isEnvelope, Ops, type Envelope, type Outcome } from '../ipc/envelope.js'
-import { RequestTracker } from '../ipc/requests.js'
-import { toWireError, type WireError } from '../ipc/values.js'
+import { InstanceDiedError, NotReadyError, ShardingError, TimeoutError } from '../errors.js'
+import { Ops } from '../ipc/envelope.js'
+import type { WireError } from '../ipc/values.js'
 import type { ChildExit, ChildHandle, InstanceDriver } from '../modes/driver.js'
-import { contextToEnv, type SessionInfo } from '../runtime/context.js'
+import { contextToEnv } from '../runtime/context.js'
 import { PROTOCOL_VERSION } from '../constants.js'
+import type { CallScope } from '../rpc/endpoint.js'
+import { monotonicNow } from '../util/clock.js'
 import { exitReason, fatalCause } from './exit-cause.js'
-import { DjsBridge, djsScript } from './djs-bridge.js'
+import { InstanceChannel, type InstanceAction } from './instance-channel.js'
 import type { InstanceHost } from './instance-host.js'
+import { InstanceMonitor, type ShardView } from './instance-monitor.js'
 import type { ResolvedOptions } from './options.js'
 import { RestartPolicy } from './restart-policy.js'
 import { describeShards } from './shard-plan.js'
 import type { StartSlot } from './start-gate.js'
-import { InstanceMonitor, type ShardView } from './instance-monitor.js'
+
+export type { InstanceAction } from './instance-channel.js'
 
 export type InstanceState = 'idle' | 'queued' | 'starting' | 'ready' | 'stopping' | 'backoff' | 'stopped' | 'gaveUp' | 'fatal'
+
+/** States in which an instance has, or will soon have, a process: the manager must stay alive. */
+export const LIVE_STATES: ReadonlySet<InstanceState> = new Set(['queued', 'starting', 'ready', 'stopping', 'backoff'])
 
 export interface InstanceSettings {
   driver: InstanceDriver
@@ -31,14 +39,6 @@ export interface InstanceSettings {
   restarts: ResolvedOptions['restarts']
   timeouts: ResolvedOptions['timeouts']
 }
-
-/** An action run on one instance: what broadcastEval / fetchClientValues / request / send become. */
-export type InstanceAction =
-  | { type: 'eval'; fn: string; context: unknown }
-  | { type: 'script'; script: string }
-  | { type: 'fetch'; prop: string }
-  | { type: 'request'; message: unknown; from?: unknown }
-  | { type: 'send'; message: unknown; from?: unknown }
 
 export interface InstanceInfo {
   id: number
@@ -60,20 +60,16 @@ export class Instance {
   state: InstanceState = 'idle'
   restarts = 0
   private child: ChildHandle | null = null
+  private channel: InstanceChannel | null = null
   private generation = 0
   private slot: StartSlot | null = null
   private startAbort: AbortController | null = null
   private backoffTimer: NodeJS.Timeout | null = null
   private readonly policy: RestartPolicy
-  private readonly requests = new RequestTracker<Outcome>()
-  private readonly identifies = new Map<number, AbortController>()
-  private readonly djs: DjsBridge
   private readonly monitor: InstanceMonitor
   private readyWaiters: Waiter[] = []
   private stopWaiters: (() => void)[] = []
   private next: 'respawn' | 'stop' | null = null
-  private clientKind: 'none' | 'sharding' | 'bot' = 'none'
-  private identifyRequests = 0
   private lastCrash: WireError | null = null
   private fatalError: WireError | null = null
   /** discord.js reported a shard closed for good (its own error, when it comes, is more precise). */
@@ -84,29 +80,12 @@ export class Instance {
     readonly shards: number[],
     private readonly host: InstanceHost,
     private readonly settings: InstanceSettings,
+    private readonly onStateChange: (instance: Instance) => void = () => {},
   ) {
     const r = settings.restarts
     this.policy = new RestartPolicy({ max: r.max, intervalMs: r.interval, baseDelayMs: r.baseDelay, maxDelayMs: r.maxDelay })
-    this.djs = new DjsBridge({
-      id,
-      send: (msg) => this.child?.send(msg) ?? false,
-      // A bot that attached reports shards by id; discord.js's id-less reports are only used otherwise.
-      shardEvent: (state) => {
-        if (this.clientKind === 'bot') return
-        this.monitor.inferredShardEvent(state)
-        // discord.js v14 reports `_disconnect` only for closes it never recovers from (4004, 4010-4014).
-        // After one its login() can hang until the process exits with code 13, which looks like a
-        // crash: stop the instance for good now, as attach() does for opted-in bots.
-        if (state === 'disconnected') {
-          this.djsFatalClose = true
-          void this.terminate('stop', false)
-        }
-      },
-      broadcast: (action, shard) => this.host.handleInstanceRequest(this, 'djsBroadcast', { action, shard }),
-      respawnAll: () => void this.host.handleInstanceRequest(this, 'respawnAll', {}).catch(() => {}),
-    })
     this.monitor = new InstanceMonitor(this, settings.timeouts, {
-      ping: () => this.post(Ops.HEARTBEAT, { t: Date.now() }),
+      ping: () => this.channel?.post(Ops.HEARTBEAT, { t: Date.now() }),
       onHung: (ms) => this.failStart(new TimeoutError(`instance ${id} answered no heartbeat for ${ms} ms (event loop blocked?); restarting it`)),
       onNoProgress: (ms) =>
         this.failStart(
@@ -124,13 +103,19 @@ export class Instance {
   }
 
   get running(): boolean {
-    return this.child !== null && (this.state === 'starting' || this.state === 'ready')
+    return this.channel !== null && (this.state === 'starting' || this.state === 'ready')
   }
 
-  /** Starts the instance (waiting for a start slot first). Resolves once spawned, not when ready. */
+  /** Requests in flight on the current channel (0 when none is open). */
+  get inFlight(): { calls: number; serving: number; djs: number } {
+    return this.channel?.inFlight ?? { calls: 0, serving: 0, djs: 0 }
+  }
+
+  /** Starts the instance (waiting for a start slot first). Returns at once; see whenReady(). */
   launch(): void {
-    if (this.state === 'queued' || this.state === 'starting' || this.state === 'ready') return
+    if (this.state === 'queued' || this.state === 'starting' || this.state === 'ready' || this.state === 'stopping') return
     this.policyResetIfTerminal()
+    this.cancelBackoff()
     void this.queueAndSpawn()
   }
 
@@ -148,37 +133,21 @@ export class Instance {
     return this.terminate('stop', false)
   }
 
-  /** Graceful restart that keeps sessions resumable; resolves when the new instance is ready. */
+  /**
+   * Graceful restart that keeps sessions resumable; resolves when the new instance is ready. An
+   * instance that is not running yet (queued behind the start gate, or in backoff) is started now
+   * or keeps its place in the queue.
+   */
   async respawn(): Promise<void> {
-    if (!this.child) {
-      this.policyResetIfTerminal()
-      this.cancelPending()
-      this.launch()
-      return this.whenReady()
-    }
-    await this.terminate('respawn', true)
+    if (this.child) await this.terminate('respawn', true)
+    else this.launch()
     return this.whenReady()
   }
 
-  /** Runs an action; resolves with an encoded value. Rejects at once if the instance is not running. */
-  run(action: InstanceAction, timeoutMs: number): Promise<unknown> {
-    if (!this.running) return Promise.reject(new InstanceDiedError(this.id, `instance ${this.id} is not running (${this.state})`))
-    const viaDiscordJs = this.clientKind !== 'bot' && this.djs.seen
-    switch (action.type) {
-      case 'eval':
-        return viaDiscordJs ? this.djs.evalScript(djsScript(action.fn, action.context), timeoutMs) : this.request(action, timeoutMs)
-      case 'script':
-        return viaDiscordJs ? this.djs.evalScript(action.script, timeoutMs) : this.request(action, timeoutMs)
-      case 'fetch':
-        return viaDiscordJs ? this.djs.fetchProp(action.prop, timeoutMs) : this.request(action, timeoutMs)
-      case 'request':
-        return this.request(action, timeoutMs)
-      case 'send':
-        // A bot without ShardingClient only has process.on('message'): give it the raw message.
-        if (this.clientKind === 'none') this.child!.send(action.message)
-        else this.post(Ops.MESSAGE, { message: action.message, from: action.from ?? 'manager' })
-        return Promise.resolve(undefined)
-    }
+  /** Runs an action; resolves with a serialized value. Rejects at once when the instance cannot answer. */
+  run(action: InstanceAction, scope: CallScope): Promise<unknown> {
+    if (this.running) return this.channel!.run(action, scope)
+    return Promise.reject(this.notRunningError())
   }
 
   info(): InstanceInfo {
@@ -194,36 +163,46 @@ export class Instance {
     }
   }
 
-  private async request(action: Exclude<InstanceAction, { type: 'send' }>, timeoutMs: number): Promise<unknown> {
-    const { type, ...rest } = action
-    const { id, promise } = this.requests.create({ timeoutMs, describe: `${type} on instance ${this.id}` })
-    this.post(Ops.REQUEST, { kind: type, ...rest }, id)
-    const outcome = await promise
-    if (!outcome.ok) throw new RemoteError(outcome.error.name, outcome.error.message, outcome.error.stack, outcome.error.code)
-    return outcome.value
+  /** Says what is true about an instance that cannot answer now. */
+  private notRunningError(): Error {
+    switch (this.state) {
+      case 'idle':
+      case 'queued':
+        return new NotReadyError(this.id, `instance ${this.id} has not started yet (${this.state}): shards are still being spawned; retry after the manager is ready, or use allowPartial`)
+      case 'backoff':
+        return new InstanceDiedError(this.id, `instance ${this.id} died and is waiting to restart (backoff)`)
+      default:
+        return new InstanceDiedError(this.id, `instance ${this.id} is ${this.state}`)
+    }
   }
 
-  private post(op: Envelope['op'], d?: unknown, id?: number): void {
-    this.child?.send(envelope(op, d, id))
+  private setState(state: InstanceState): void {
+    if (this.state === state) return
+    this.state = state
+    this.onStateChange(this)
   }
 
   private async queueAndSpawn(): Promise<void> {
     const gen = ++this.generation
-    this.state = 'queued'
+    this.setState('queued')
     this.next = null
     const abort = new AbortController()
     this.startAbort = abort
     try {
-      this.slot = await this.host.acquireStart(`instance ${this.id}`, abort.signal)
-    } catch {
-      return // cancelled: the instance was stopped while it waited
+      this.slot = await this.host.root.acquireStart(`instance ${this.id}`, this.shards, abort.signal)
+    } catch (err) {
+      if (abort.signal.aborted || gen !== this.generation) return // stopped or restarted while it waited
+      // The start gate could not be asked (a MACHINES parent that refused): a failed start.
+      this.host.emitEvent('error', new ShardingError('START_SLOT', `instance ${this.id} could not get a start slot: ${(err as Error).message}`, { cause: err }))
+      return this.onExit(gen, { code: null, signal: null, error: err as Error })
+    } finally {
+      if (this.startAbort === abort) this.startAbort = null
     }
     if (gen !== this.generation) return this.releaseSlot('failed')
     this.spawn(gen)
   }
 
   private spawn(gen: number): void {
-    const sessions: Record<number, SessionInfo> = this.host.sessionsFor(this.shards)
     const env = {
       ...this.settings.env,
       ...contextToEnv({
@@ -234,12 +213,9 @@ export class Instance {
         shards: this.shards,
         totalShards: this.host.totalShards,
         file: this.settings.file,
-        sessions,
+        sessions: this.host.root.sessionsFor(this.shards),
       }),
     }
-    this.clientKind = 'none'
-    this.djs.seen = false
-    this.identifyRequests = 0
     this.lastCrash = null
     this.fatalError = null
     this.djsFatalClose = false
@@ -250,10 +226,12 @@ export class Instance {
       this.host.emitEvent('error', new ShardingError('SPAWN_FAILED', `instance ${this.id} could not be spawned: ${(err as Error).message}`, { cause: err }))
       return this.onExit(gen, { code: null, signal: null, error: err as Error })
     }
+    const channel = new InstanceChannel({ instance: this.id, machine: this.machine, shards: this.shards }, child, this.host, this.reportsFor(gen))
     this.child = child
-    this.state = 'starting'
+    this.channel = channel
+    this.setState('starting')
     child.onMessage((msg) => {
-      if (gen === this.generation) this.onMessage(msg)
+      if (gen === this.generation) channel.onMessage(msg)
     })
     child.onExit((exit) => this.onExit(gen, exit))
     this.monitor.started(this.shards)
@@ -261,83 +239,52 @@ export class Instance {
     this.host.emitEvent('debug', `instance ${this.id} spawned (pid ${child.pid}${child.threadId !== null ? `, thread ${child.threadId}` : ''}) for shards ${describeShards(this.shards)}`)
   }
 
-  private onMessage(msg: unknown): void {
-    if (!isEnvelope(msg)) {
-      if (isDiscordJsMessage(msg) && this.djs.handle(msg)) return
-      return this.host.handleRawMessage(this, msg)
-    }
-    const d = (msg.d ?? {}) as Record<string, unknown>
-    switch (msg.op) {
-      case Ops.HELLO:
+  /** What this spawn's channel reports; ignored once a newer spawn exists. */
+  private reportsFor(gen: number) {
+    const current = () => gen === this.generation
+    return {
+      hello: () => {
+        if (!current()) return
         // First heartbeat right away, so status() has memory figures from the start.
-        this.post(Ops.HEARTBEAT, { t: Date.now() })
-        return this.monitor.progress()
-      case Ops.ATTACHED:
-        this.clientKind = d.target === 'bot' ? 'bot' : this.clientKind === 'bot' ? 'bot' : 'sharding'
-        return
-      case Ops.READY:
-        return this.markReady()
-      case Ops.SHARD:
-        return this.monitor.shardEvent(d.shardId as number, d.state as string, d.code as number | undefined)
-      case Ops.SESSION:
-        if (this.shards.includes(d.shardId as number)) this.host.updateSession(d.shardId as number, d.session as SessionInfo | null)
-        return
-      case Ops.HEARTBEAT_ACK:
-        return this.monitor.ack(d as never)
-      case Ops.CRASH:
-        this.lastCrash = d.error as WireError
-        return
-      case Ops.FATAL:
-        this.fatalError = d.error as WireError
+        this.channel?.post(Ops.HEARTBEAT, { t: Date.now() })
+        this.monitor.progress()
+      },
+      ready: () => current() && this.markReady(),
+      shard: (shardId: number, state: string, code?: number) => current() && this.monitor.shardEvent(shardId, state, code),
+      inferredShard: (state: 'ready' | 'disconnected' | 'reconnecting' | 'resumed') => {
+        if (!current()) return
+        this.monitor.inferredShardEvent(state)
+        // discord.js v14 reports `_disconnect` only for closes it never recovers from (4004, 4010-4014).
+        // After one its login() can hang until the process exits with code 13, which looks like a
+        // crash: stop the instance for good now, as attach() does for opted-in bots.
+        if (state === 'disconnected') {
+          this.djsFatalClose = true
+          void this.terminate('stop', false)
+        }
+      },
+      heartbeatAck: (d: unknown) => current() && this.monitor.ack(d as never),
+      crash: (error: WireError) => {
+        if (current()) this.lastCrash = error
+      },
+      fatal: (error: WireError) => {
+        if (!current()) return
+        this.fatalError = error
         void this.terminate('stop', false)
-        return
-      case Ops.RESPONSE:
-        this.requests.resolve(msg.id!, msg.d as Outcome)
-        return
-      case Ops.REQUEST:
-        return void this.answer(msg.id!, d)
-      case Ops.CANCEL:
-        this.identifies.get(msg.id!)?.abort()
-        return
-    }
-  }
-
-  private async answer(id: number, d: Record<string, unknown>): Promise<void> {
-    let outcome: Outcome
-    try {
-      const value = d.kind === 'identify' ? await this.grantIdentify(id, d.shardId as number) : await this.host.handleInstanceRequest(this, d.kind as string, d)
-      outcome = { ok: true, value }
-    } catch (err) {
-      outcome = { ok: false, error: toWireError(err) }
-    }
-    this.post(Ops.RESPONSE, outcome, id)
-  }
-
-  private async grantIdentify(requestId: number, shardId: number): Promise<null> {
-    if (!this.shards.includes(shardId)) {
-      throw new ShardingError('NOT_MY_SHARD', `instance ${this.id} asked to identify shard ${shardId}, which it does not run`)
-    }
-    this.identifyRequests++
-    this.host.noteCoordinatedIdentify()
-    const abort = new AbortController()
-    this.identifies.set(requestId, abort)
-    // Waiting in the identify queue is not the instance's fault: no start-up timeout meanwhile.
-    this.monitor.pauseProgress()
-    try {
-      await this.host.identify(shardId, abort.signal)
-      this.host.emitEvent('debug', `shard ${shardId} (instance ${this.id}) may identify`)
-      return null
-    } finally {
-      this.identifies.delete(requestId)
-      if (this.identifies.size === 0) this.monitor.progress()
+      },
+      identifyWaiting: (count: number) => {
+        if (!current()) return
+        // Waiting in the identify queue is not the instance's fault: no start-up timeout meanwhile.
+        if (count > 0) this.monitor.pauseProgress()
+        else this.monitor.progress()
+      },
     }
   }
 
   private markReady(): void {
     if (this.state !== 'starting') return
-    this.state = 'ready'
+    this.setState('ready')
     this.monitor.ready()
-    if (this.identifyRequests === 0) this.host.noteUncoordinatedIdentifies(this.shards)
+    if (this.channel?.identifyRequests === 0) this.host.root.noteIdentifies('uncoordinated', this.shards)
     this.releaseSlot('ready')
     this.host.emitEvent('instanceReady', this.info())
     for (const w of this.readyWaiters.splice(0)) w.resolve()
@@ -358,8 +305,8 @@ export class Instance {
     }
     const done = new Promise<void>((resolve) => this.stopWaiters.push(resolve))
     if (this.state !== 'stopping') {
-      this.state = 'stopping'
-      this.post(Ops.SHUTDOWN, { resumable })
+      this.setState('stopping')
+      this.channel?.post(Ops.SHUTDOWN, { resumable })
       const child = this.child
       const timer = setTimeout(() => child.kill(), this.settings.timeouts.kill)
       timer.unref()
@@ -370,15 +317,13 @@ export class Instance {
 
   private onExit(gen: number, exit: ChildExit): void {
     if (gen !== this.generation) return
+    const stopping = this.state === 'stopping'
     this.child = null
+    this.channel?.close(new InstanceDiedError(this.id))
+    this.channel = null
     this.monitor.stopped()
-    const died = new InstanceDiedError(this.id)
-    this.requests.rejectAll(() => died)
-    this.djs.rejectAll(died)
-    for (const abort of this.identifies.values()) abort.abort()
-    this.identifies.clear()
     this.releaseSlot('failed')
-    const reason = exitReason(exit, this.lastCrash, this.state === 'stopping')
+    const reason = exitReason(exit, this.lastCrash, stopping)
     this.host.emitEvent('instanceDeath', { ...this.info(), code: exit.code, signal: exit.signal, reason })
     for (const w of this.stopWaiters.splice(0)) w()
 
@@ -386,6 +331,7 @@ export class Instance {
     if (this.next === 'stop' && !fatal) return this.finish('stopped')
     if (this.next === 'respawn') {
       this.next = null
+      this.setState('idle')
       return this.launch()
     }
     if (fatal) {
@@ -394,43 +340,51 @@ export class Instance {
       this.host.emitEvent('instanceGaveUp', { ...this.info(), reason: 'fatal', error: err })
       return this.finish('fatal', err)
     }
-    if (this.state !== 'stopping' && reason !== 'exited') this.host.emitEvent('error', new ShardingError('INSTANCE_CRASHED', `instance ${this.id} died: ${reason}`))
+    if (!stopping && reason !== 'exited') this.host.emitEvent('error', new ShardingError('INSTANCE_CRASHED', `instance ${this.id} died: ${reason}`))
     if (!this.settings.respawn) return this.finish('stopped')
-    const decision = this.policy.next(Date.now())
+    const decision = this.policy.next(monotonicNow())
     if (decision.giveUp) {
       const err = new ShardingError('GAVE_UP', `instance ${this.id} died ${decision.restarts} times within ${this.settings.restarts.interval} ms; not restarting it (restarts.max)`)
       this.host.emitEvent('error', err)
       this.host.emitEvent('instanceGaveUp', { ...this.info(), reason: 'restarts', error: err })
       return this.finish('gaveUp', err)
     }
-    this.state = 'backoff'
+    this.setState('backoff')
     this.host.emitEvent('debug', `instance ${this.id} restarts in ${decision.delayMs} ms (attempt ${decision.attempt})`)
+    // Not unref'd: a pending restart must keep a user's script alive (the pool holds it too).
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = null
       this.restarts++
+      this.setState('idle')
       this.host.emitEvent('instanceRespawn', this.info())
       this.launch()
     }, decision.delayMs)
   }
 
   private finish(state: 'stopped' | 'gaveUp' | 'fatal', err?: Error): void {
-    this.state = state
     this.next = null
+    this.setState(state)
     const e = err ?? new ShardingError('INSTANCE_DOWN', `instance ${this.id} was stopped`)
     for (const w of this.readyWaiters.splice(0)) w.reject(e)
   }
 
+  /** Withdraws a start that has not spawned yet (queued or in backoff). */
   private cancelPending(): void {
     this.startAbort?.abort()
     this.startAbort = null
+    this.cancelBackoff()
+    this.generation++
+    if (this.state === 'queued' || this.state === 'backoff') this.setState('idle')
+  }
+
+  private cancelBackoff(): void {
     if (this.backoffTimer) clearTimeout(this.backoffTimer)
     this.backoffTimer = null
-    this.generation++
   }
 
   private releaseSlot(outcome: 'ready' | 'failed'): void {
     if (!this.slot) return
-    this.host.releaseStart(this.slot, outcome)
+    this.host.root.releaseStart(this.slot, outcome)
     this.slot = null
   }
 

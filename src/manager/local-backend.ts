@@ -5,17 +5,16 @@
 import type { InstanceDriver } from '../modes/driver.js'
 import { ProcessDriver } from '../modes/processes.js'
 import { WorkerDriver } from '../modes/workers.js'
-import type { SessionInfo } from '../runtime/context.js'
+import type { CallContext } from '../rpc/endpoint.js'
 import { Authority, resolveLayout } from './authority.js'
 import type { Backend, ManagerStatus } from './backend.js'
 import { answerBotRequest, type Origin } from './bot-requests.js'
-import type { Instance, InstanceSettings } from './instance.js'
-import type { InstanceHost } from './instance-host.js'
+import type { InstanceSettings } from './instance.js'
+import type { BotServices, InstanceHost, RootServices } from './instance-host.js'
 import { InstancePool } from './instance-pool.js'
 import type { ResolvedOptions } from './options.js'
 import { planInstances } from './shard-plan.js'
 import { PoolBackend } from './pool-backend.js'
-import type { StartSlot } from './start-gate.js'
 
 export interface ManagerEvents {
   emitEvent(name: string, ...args: unknown[]): void
@@ -46,6 +45,10 @@ export class LocalBackend extends PoolBackend implements Backend, InstanceHost {
     super()
   }
 
+  get requestTimeout(): number {
+    return this.opts.timeouts.request
+  }
+
   async start(): Promise<void> {
     const layout = await resolveLayout(this.opts, null, this.emitEvent)
     this.totalShards = layout.totalShards
@@ -73,46 +76,34 @@ export class LocalBackend extends PoolBackend implements Backend, InstanceHost {
     }
   }
 
-  // InstanceHost: this manager is the root, so it answers everything itself.
-  identify(shardId: number, signal: AbortSignal): Promise<void> {
-    return this.authority!.identify(shardId, signal)
+  /** Requests in flight on every instance channel (0 when idle: nothing is ever left behind). */
+  inFlight(): number {
+    return this.pool?.inFlight() ?? 0
   }
-  acquireStart(holder: string, signal: AbortSignal): Promise<StartSlot> {
-    return this.authority!.acquireStart(holder, signal)
+
+  /** This manager is the root: the authority answers for every instance. */
+  get root(): RootServices {
+    if (!this.authority) throw new Error('the manager is not started; call manager.start() first')
+    return this.authority
   }
-  releaseStart(slot: StartSlot, outcome: 'ready' | 'failed'): void {
-    this.authority?.releaseStart(slot, outcome)
+
+  readonly bot: BotServices = {
+    request: (from: Origin, kind: string, data: Record<string, unknown>, ctx: CallContext) =>
+      answerBotRequest(
+        {
+          fanout: (a, t, scope) => this.fanout(a, t, scope),
+          rollingRestart: () => this.rollingRestart(),
+          emitEvent: this.emitEvent,
+          listenerCount: (e) => this.events.listenerCount(e),
+        },
+        from,
+        kind,
+        data,
+        ctx,
+      ),
+    rawMessage: (from: Origin, message: unknown) => this.emitEvent('message', message, from),
   }
-  noteCoordinatedIdentify(): void {
-    this.authority?.noteCoordinatedIdentify()
-  }
-  noteUncoordinatedIdentifies(shards: number[]): void {
-    this.authority?.noteUncoordinatedIdentifies(shards)
-  }
-  sessionsFor(shards: number[]): Record<number, SessionInfo> {
-    return this.authority?.sessionsFor(shards, this.totalShards) ?? {}
-  }
-  updateSession(shardId: number, session: SessionInfo | null): void {
-    this.authority?.sessions.update(shardId, session)
-  }
-  handleInstanceRequest(from: Instance, kind: string, data: Record<string, unknown>): Promise<unknown> {
-    const origin: Origin = { instance: from.id, machine: from.machine, shards: [...from.shards] }
-    return answerBotRequest(
-      {
-        fanout: (a, t, ms) => this.fanout(a, t, ms),
-        rollingRestart: () => this.rollingRestart(),
-        emitEvent: this.emitEvent,
-        listenerCount: (e) => this.events.listenerCount(e),
-        defaultTimeout: this.opts.timeouts.request,
-      },
-      origin,
-      kind,
-      data,
-    )
-  }
-  handleRawMessage(from: Instance, message: unknown): void {
-    this.emitEvent('message', message, { instance: from.id, machine: from.machine, shards: [...from.shards] })
-  }
+
   readonly emitEvent = (name: string, ...args: unknown[]): void => this.events.emitEvent(name, ...args)
 
   protected requirePool(): InstancePool {

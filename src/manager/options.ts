@@ -1,14 +1,17 @@
 /**
  * The options a user passes to `new ShardingManager(...)`, their defaults, and their validation.
- * Everything is checked at construction so a typo fails loudly before any process starts.
+ * Everything is checked at construction by one schema (src/options/schema.ts), nested options
+ * included, so a typo or a wrong type fails loudly before any process starts.
  */
 import { existsSync, statSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { ShardingManagerModes, type ShardingManagerMode } from '../constants.js'
 import { OptionsError } from '../errors.js'
+import { resolveMachinesOptions, type MachinesOptions, type ResolvedMachines } from '../machines/options.js'
+import { anyString, restartsShape, timeoutsShape } from '../options/common.js'
+import { bool, int, object, oneOf, optional, recordOf, schema, arrayOf, str } from '../options/schema.js'
 import { parseShards, type ShardsOption } from './shard-plan.js'
 import type { StartStrategy } from './start-gate.js'
-import { resolveMachinesOptions, type MachinesOptions, type ResolvedMachines } from './machines-options.js'
 
 export interface RestartOptions {
   /** Respawns allowed per `interval` before `instanceGaveUp` (default 5). */
@@ -24,11 +27,11 @@ export interface RestartOptions {
 export interface TimeoutOptions {
   /** An instance that makes no start-up progress for this long is restarted, ms (default 60 000). */
   ready?: number
-  /** Default timeout of broadcastEval / request / fetchClientValues, ms (default 30 000). */
+  /** Default deadline of broadcastEval / request / fetchClientValues / send, ms (default 30 000). */
   request?: number
   /** Manager → instance heartbeat period, ms (default 5000). */
   heartbeatInterval?: number
-  /** An instance that answers no heartbeat for this long is hung: killed and respawned, ms (default 30 000; 0 disables). */
+  /** An instance that answers no heartbeat for this long is hung: killed and respawned, ms (default 30 000; 0 disables; at least 2 × heartbeatInterval). */
   heartbeat?: number
   /** Graceful stop: how long to wait after asking before killing, ms (default 5000). */
   kill?: number
@@ -69,6 +72,8 @@ export interface ShardingManagerOptions {
   /** Alias of `timeouts.kill`. */
   killTimeout?: number
   identify?: IdentifyOptions
+  /** Give unmodified discord.js bots the manager's identify queue and session store (default true). */
+  adaptDiscordJs?: boolean
   machines?: MachinesOptions
 }
 
@@ -94,85 +99,111 @@ export interface ResolvedOptions {
     strategy: StartStrategy
     budget: { total: number; remaining: number; resetAfter: number } | null
   }
+  adaptDiscordJs: boolean
   machines: ResolvedMachines | null
 }
 
-const MODES = new Set<string>(Object.values(ShardingManagerModes))
+const identifySchema = object({
+  maxConcurrency: optional(int(1, 1024)),
+  windowMs: optional(int(0)),
+  marginMs: optional(int(0)),
+  strategy: optional(oneOf(['auto', 'coordinated', 'sequential'] as const)),
+  budget: optional(object({ total: int(0), remaining: int(0), resetAfter: int(0) })),
+})
 
-export function resolveMode(field: string, value: unknown, allowed: Set<string> = MODES): ShardingManagerMode {
+const MODES = Object.values(ShardingManagerModes)
+
+const optionsSchema = object({
+  file: optional(schema<unknown>('a path', (v) => v)),
+  mode: schema<ShardingManagerMode>('a mode', (v, f) => resolveMode(f, v)),
+  shards: optional(schema<unknown>('shards', (v) => v)),
+  totalShards: optional(schema<number | 'auto'>("an integer ≥ 1 or 'auto'", (v, f) => (v === 'auto' ? 'auto' : int(1).parse(v, f)))),
+  shardsPerInstance: optional(int(1, 10_000), 1),
+  token: optional(str()),
+  passToken: optional(bool(), false),
+  api: optional(str(), 'https://discord.com/api'),
+  env: optional(recordOf(anyString), () => ({})),
+  execArgv: optional(arrayOf(anyString, 1000), () => []),
+  args: optional(arrayOf(anyString, 1000), () => []),
+  respawn: optional(bool(), true),
+  restarts: optional(object(restartsShape)),
+  timeouts: optional(object(timeoutsShape)),
+  killTimeout: optional(int(0)),
+  identify: optional(identifySchema),
+  adaptDiscordJs: optional(bool(), true),
+  machines: optional(schema<unknown>('machines', (v) => v)),
+})
+
+export function resolveMode(field: string, value: unknown, allowed: readonly string[] = MODES): ShardingManagerMode {
   const mode = typeof value === 'string' ? value.toLowerCase() : value
-  if (typeof mode !== 'string' || !allowed.has(mode)) {
-    throw new OptionsError(field, `unknown mode ${JSON.stringify(value)}; use one of ${[...allowed].map((m) => `'${m}'`).join(', ')} (ShardingManagerModes.*)`)
+  if (typeof mode !== 'string' || !allowed.includes(mode)) {
+    throw new OptionsError(field, `unknown mode ${JSON.stringify(value)}; use one of ${allowed.map((m) => `'${m}'`).join(', ')} (ShardingManagerModes.*)`)
   }
   return mode as ShardingManagerMode
 }
 
 export function resolveOptions(raw: ShardingManagerOptions): ResolvedOptions {
   if (typeof raw !== 'object' || raw === null) throw new OptionsError('options', 'expected an options object')
-  const mode = resolveMode('mode', raw.mode)
-  const machines = raw.machines !== undefined || mode === 'machines' ? resolveMachinesOptions(mode, raw.machines) : null
+  const o = optionsSchema.parse(raw, '')
+  const mode = o.mode
+  const machines = o.machines !== undefined || mode === 'machines' ? resolveMachinesOptions(mode, o.machines as MachinesOptions | undefined) : null
   const isParent = machines?.me === 'parent'
   const isChild = machines?.me === 'child'
 
-  const file = isParent ? null : resolveFile(raw.file)
-  const shards = isParent || isChild ? null : parseShards('shards', required('shards', raw.shards))
-  const totalShards = resolveTotal(raw.totalShards, shards)
-  const shardsPerInstance = positiveInt('shardsPerInstance', raw.shardsPerInstance ?? 1, 1)
-
-  const timeouts = raw.timeouts ?? {}
-  const identify = raw.identify ?? {}
-  const restarts = raw.restarts ?? {}
-  const strategy = identify.strategy ?? 'auto'
-  if (!['auto', 'coordinated', 'sequential'].includes(strategy)) {
-    throw new OptionsError('identify.strategy', `expected 'auto', 'coordinated' or 'sequential', got ${JSON.stringify(strategy)}`)
-  }
-  if (raw.token !== undefined && (typeof raw.token !== 'string' || raw.token.length === 0)) {
-    throw new OptionsError('token', 'expected a non-empty string')
-  }
-  if (shards === 'auto' && !raw.token) {
+  const file = isParent ? null : resolveFile(o.file)
+  const shards = isParent || isChild ? null : parseShards('shards', required('shards', o.shards))
+  const totalShards = resolveTotal(o.totalShards, shards)
+  const identify: IdentifyOptions = o.identify ?? {}
+  if (shards === 'auto' && !o.token) {
     throw new OptionsError('shards', "'auto' asks Discord's /gateway/bot and needs `token`; pass a token or a shard count")
-  }
-  const budget = identify.budget ?? null
-  if (budget) {
-    nonNegativeInt('identify.budget.total', budget.total)
-    nonNegativeInt('identify.budget.remaining', budget.remaining)
-    nonNegativeInt('identify.budget.resetAfter', budget.resetAfter)
   }
   return {
     file,
     mode,
     shards,
     totalShards,
-    shardsPerInstance,
-    token: raw.token ? raw.token.replace(/^(Bot|Bearer)\s+/i, '') : null,
-    passToken: raw.passToken ?? false,
-    api: stringOr('api', raw.api, 'https://discord.com/api').replace(/\/+$/, ''),
-    env: stringRecord('env', raw.env),
-    execArgv: stringArray('execArgv', raw.execArgv),
-    args: stringArray('args', raw.args),
-    respawn: raw.respawn ?? true,
-    restarts: {
-      max: nonNegativeInt('restarts.max', restarts.max ?? 5),
-      interval: positiveInt('restarts.interval', restarts.interval ?? 600_000, 1),
-      baseDelay: nonNegativeInt('restarts.baseDelay', restarts.baseDelay ?? 1000),
-      maxDelay: nonNegativeInt('restarts.maxDelay', restarts.maxDelay ?? 30_000),
-    },
-    timeouts: {
-      ready: positiveInt('timeouts.ready', timeouts.ready ?? 60_000, 1),
-      request: positiveInt('timeouts.request', timeouts.request ?? 30_000, 1),
-      heartbeatInterval: positiveInt('timeouts.heartbeatInterval', timeouts.heartbeatInterval ?? 5000, 10),
-      heartbeat: nonNegativeInt('timeouts.heartbeat', timeouts.heartbeat ?? 30_000),
-      kill: nonNegativeInt('timeouts.kill', timeouts.kill ?? raw.killTimeout ?? 5000),
-    },
+    shardsPerInstance: o.shardsPerInstance!,
+    token: o.token ? o.token.replace(/^(Bot|Bearer)\s+/i, '') : null,
+    passToken: o.passToken!,
+    api: o.api!.replace(/\/+$/, ''),
+    env: o.env!,
+    execArgv: o.execArgv!,
+    args: o.args!,
+    respawn: o.respawn!,
+    restarts: withRestartDefaults(o.restarts ?? {}),
+    timeouts: withTimeoutDefaults(o.timeouts ?? {}, 'timeouts', o.killTimeout),
     identify: {
-      maxConcurrency: identify.maxConcurrency === undefined ? null : positiveInt('identify.maxConcurrency', identify.maxConcurrency, 1),
-      windowMs: nonNegativeInt('identify.windowMs', identify.windowMs ?? 5000),
-      marginMs: nonNegativeInt('identify.marginMs', identify.marginMs ?? 250),
-      strategy,
-      budget,
+      maxConcurrency: identify.maxConcurrency ?? null,
+      windowMs: identify.windowMs ?? 5000,
+      marginMs: identify.marginMs ?? 250,
+      strategy: identify.strategy ?? 'auto',
+      budget: identify.budget ?? null,
     },
+    adaptDiscordJs: o.adaptDiscordJs!,
     machines,
   }
+}
+
+export function withRestartDefaults(r: Partial<RestartOptions>): Required<RestartOptions> {
+  return { max: r.max ?? 5, interval: r.interval ?? 600_000, baseDelay: r.baseDelay ?? 1000, maxDelay: r.maxDelay ?? 30_000 }
+}
+
+/** Fills defaults and checks how the timeouts relate to each other. */
+export function withTimeoutDefaults(t: Partial<TimeoutOptions>, field: string, killAlias?: number): Required<TimeoutOptions> {
+  const out = {
+    ready: t.ready ?? 60_000,
+    request: t.request ?? 30_000,
+    heartbeatInterval: t.heartbeatInterval ?? 5000,
+    heartbeat: t.heartbeat ?? 30_000,
+    kill: t.kill ?? killAlias ?? 5000,
+  }
+  if (out.heartbeat > 0 && out.heartbeat < 2 * out.heartbeatInterval) {
+    throw new OptionsError(
+      `${field}.heartbeat`,
+      `is ${out.heartbeat} ms but ${field}.heartbeatInterval is ${out.heartbeatInterval} ms: every instance would be killed as hung between two heartbeats; use at least 2 × heartbeatInterval (${2 * out.heartbeatInterval}), or 0 to disable hang detection`,
+    )
+  }
+  return out
 }
 
 function required<T>(field: string, value: T | undefined): T {
@@ -190,51 +221,14 @@ export function resolveFile(value: unknown, field = 'file'): string {
   return path
 }
 
-function resolveTotal(value: unknown, shards: number[] | 'auto' | null): number | 'auto' | null {
+function resolveTotal(value: number | 'auto' | undefined, shards: number[] | 'auto' | null): number | 'auto' | null {
   if (value === undefined) return shards === 'auto' ? 'auto' : shards === null ? null : Math.max(...shards) + 1
   if (value === 'auto') return 'auto'
-  const total = positiveInt('totalShards', value, 1)
   if (Array.isArray(shards)) {
     const max = Math.max(...shards)
-    if (max >= total) {
-      throw new OptionsError('totalShards', `is ${total} but shard ${max} is listed; shard ids run 0..totalShards-1`)
+    if (max >= value) {
+      throw new OptionsError('totalShards', `is ${value} but shard ${max} is listed; shard ids run 0..totalShards-1`)
     }
   }
-  return total
-}
-
-export function positiveInt(field: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new OptionsError(field, `expected an integer ≥ ${min}, got ${JSON.stringify(value)}`)
-  }
   return value
-}
-
-function nonNegativeInt(field: string, value: unknown): number {
-  return positiveInt(field, value, 0)
-}
-
-function stringOr(field: string, value: unknown, fallback: string): string {
-  if (value === undefined) return fallback
-  if (typeof value !== 'string' || value.length === 0) throw new OptionsError(field, 'expected a non-empty string')
-  return value
-}
-
-function stringArray(field: string, value: unknown): string[] {
-  if (value === undefined) return []
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
-    throw new OptionsError(field, 'expected an array of strings')
-  }
-  return [...value]
-}
-
-function stringRecord(field: string, value: unknown): Record<string, string> {
-  if (value === undefined) return {}
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new OptionsError(field, 'expected an object of string values')
-  }
-  for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') throw new OptionsError(`${field}.${k}`, `expected a string, got ${typeof v}`)
-  }
-  return { ...(value as Record<string, string>) }
 }

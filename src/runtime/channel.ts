@@ -5,7 +5,8 @@
 import { parentPort } from 'node:worker_threads'
 
 export interface ManagerChannel {
-  send(msg: unknown): void
+  /** False when the manager side is gone and the message was not sent. */
+  send(msg: unknown): boolean
   onMessage(handler: (msg: unknown) => void): void
   /** Called once when the manager side is gone (process IPC disconnected). */
   onClose(handler: () => void): void
@@ -18,7 +19,10 @@ export function openManagerChannel(mode: 'processes' | 'workers'): ManagerChanne
     const port = parentPort
     if (!port) throw new Error('WORKERS mode but no parentPort: this file must be started by the sharding manager')
     return {
-      send: (msg) => port.postMessage(msg),
+      send: (msg) => {
+        port.postMessage(msg)
+        return true
+      },
       onMessage: (h) => void port.on('message', h),
       onClose: (h) => void port.on('close', h),
       flush: (msg, done) => {
@@ -32,8 +36,10 @@ export function openManagerChannel(mode: 'processes' | 'workers'): ManagerChanne
   }
   return {
     send: (msg) => {
-      // A send on a closed channel throws ERR_IPC_CHANNEL_CLOSED; the manager is gone, so drop it.
-      if (process.connected) process.send!(msg, undefined, undefined, () => {})
+      // A send on a closed channel throws ERR_IPC_CHANNEL_CLOSED; the manager is gone, so say so.
+      if (!process.connected) return false
+      process.send!(msg, undefined, undefined, () => {})
+      return true
     },
     onMessage: (h) => void process.on('message', h),
     onClose: (h) => void process.once('disconnect', h),

@@ -8,10 +8,10 @@
 import { EventEmitter } from 'node:events'
 import { FATAL_EXIT_CODE, PROTOCOL_VERSION } from '../constants.js'
 import { ShardingError } from '../errors.js'
-import { fromWireError } from '../ipc/wire-errors.js'
-import { envelope, isEnvelope, Ops, type Envelope, type Outcome } from '../ipc/envelope.js'
-import { RequestTracker } from '../ipc/requests.js'
-import { decodeValue, encodeValue, toWireError } from '../ipc/values.js'
+import { envelope, isEnvelope, Ops } from '../ipc/envelope.js'
+import { deserializeValue, serializeValue, toWireError } from '../ipc/values.js'
+import { deadlineIn, NO_DEADLINE, type Deadline } from '../rpc/deadline.js'
+import { RpcEndpoint, type CallContext } from '../rpc/endpoint.js'
 import { openManagerChannel, type ManagerChannel } from './channel.js'
 import { readContext, type InstanceContext, type SessionInfo } from './context.js'
 import { readPath, runFunction, runScript } from './evaluate.js'
@@ -43,7 +43,7 @@ export class InstanceRuntime {
   readonly events = new EventEmitter()
   readonly hooks: RuntimeHooks = {}
   private readonly channel: ManagerChannel
-  private readonly requests = new RequestTracker<Outcome>()
+  private readonly rpc: RpcEndpoint
   private readonly pendingSessions = new Map<number, SessionInfo | null>()
   /** Session id last sent to the manager per shard (null: reported ended). */
   private readonly sentSessionIds = new Map<number, string | null>()
@@ -68,6 +68,15 @@ export class InstanceRuntime {
   private constructor(context: InstanceContext) {
     this.context = context
     this.channel = openManagerChannel(context.mode)
+    this.rpc = new RpcEndpoint(
+      {
+        name: 'the manager',
+        post: (msg) => {
+          if (!this.channel.send(msg)) throw new ShardingError('MANAGER_GONE', 'the manager is gone')
+        },
+      },
+      (kind, d, ctx) => this.execute(kind, d, ctx),
+    )
     this.channel.onMessage((msg) => this.onMessage(msg))
     this.channel.onClose(() => this.onManagerGone())
     if (context.mode === 'processes') this.installCrashReporter()
@@ -84,26 +93,18 @@ export class InstanceRuntime {
     }
   }
 
-  post(op: Envelope['op'], d?: unknown, id?: number): void {
+  post(op: string, d?: unknown, id?: number): void {
     this.channel.send(envelope(op, d, id))
   }
 
-  /** Sends a request to the manager; `timeoutMs` 0 waits as long as it takes (identify grants). */
-  async call(kind: string, data: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
-    const { id, promise } = this.requests.create({ timeoutMs, describe: `${kind} request to the manager` })
-    const onAbort = () => {
-      this.post(Ops.CANCEL, undefined, id)
-      this.requests.reject(id, new ShardingError('ABORTED', `${kind} request was cancelled`))
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    this.post(Ops.REQUEST, { kind, ...data }, id)
-    try {
-      const outcome = await promise
-      if (!outcome.ok) throw fromWireError(outcome.error)
-      return outcome.value
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
-    }
+  /** Sends a request to the manager, to be answered by `deadline`; cancelled when `signal` aborts. */
+  request(kind: string, data: Record<string, unknown>, opts: { deadline?: Deadline; signal?: AbortSignal } = {}): Promise<unknown> {
+    return this.rpc.call(kind, data, { ...opts, describe: `${kind} request to the manager` })
+  }
+
+  /** `request` with a relative timeout; 0 waits as long as it takes (identify turns). */
+  call(kind: string, data: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
+    return this.request(kind, data, { deadline: timeoutMs > 0 ? deadlineIn(timeoutMs) : NO_DEADLINE, signal })
   }
 
   /** Stores the newest session of a shard; sent to the manager at most once a second (sequence moves on every dispatch). */
@@ -131,18 +132,13 @@ export class InstanceRuntime {
 
   private onMessage(msg: unknown): void {
     if (!isEnvelope(msg)) return // discord.js ShardClientUtil messages are handled by discord.js itself
+    if (this.rpc.handle(msg)) return
     switch (msg.op) {
       case Ops.HEARTBEAT:
         return this.post(Ops.HEARTBEAT_ACK, { t: (msg.d as { t: number }).t, memory: memory(), shards: this.safeStatus() })
-      case Ops.RESPONSE:
-        this.requests.resolve(msg.id!, msg.d as Outcome)
-        return
-      case Ops.REQUEST:
-        void this.answer(msg.id!, msg.d as Record<string, unknown>)
-        return
       case Ops.MESSAGE: {
         const d = msg.d as { message: unknown; from: unknown }
-        this.events.emit('message', decodeValue(d.message), d.from)
+        this.events.emit('message', deserializeValue(d.message), d.from)
         return
       }
       case Ops.SHUTDOWN:
@@ -151,35 +147,28 @@ export class InstanceRuntime {
     }
   }
 
-  private async answer(id: number, d: Record<string, unknown>): Promise<void> {
-    let outcome: Outcome
-    try {
-      outcome = { ok: true, value: encodeValue(await this.execute(d)) }
-    } catch (err) {
-      outcome = { ok: false, error: toWireError(err) }
-    }
-    this.post(Ops.RESPONSE, outcome, id)
-  }
-
-  private async execute(d: Record<string, unknown>): Promise<unknown> {
+  /** Serves the manager's requests; values go back serialized (ipc/values.ts). */
+  private async execute(kind: string, d: Record<string, unknown>, ctx: CallContext): Promise<unknown> {
     const target = this.hooks.target
-    switch (d.kind) {
+    switch (kind) {
       case 'eval':
-        return runFunction(d.fn as string, target, decodeValue(d.context))
+        return serializeValue(await runFunction(String(d.fn), target, deserializeValue(d.context)))
       case 'script':
-        return runScript(d.script as string, target)
+        return serializeValue(await runScript(String(d.script), target))
       case 'fetch':
-        return readPath(target, d.prop as string)
+        return serializeValue(readPath(target, String(d.prop)))
       case 'request': {
         if (this.events.listenerCount('request') === 0) {
           throw new ShardingError('NO_HANDLER', `instance ${this.context.instanceId} has no 'request' listener; add sharding.on('request', req => req.reply(...))`)
         }
-        return await new Promise((resolve, reject) => {
-          this.events.emit('request', { message: decodeValue(d.message), from: d.from, reply: resolve, fail: reject })
+        // A listener that never replies holds nothing: the endpoint ends the request at its deadline.
+        const reply = await new Promise((resolve, reject) => {
+          this.events.emit('request', { message: deserializeValue(d.message), from: d.from, reply: resolve, fail: reject, signal: ctx.signal })
         })
+        return serializeValue(reply)
       }
       default:
-        throw new ShardingError('UNKNOWN_OP', `unknown request kind ${JSON.stringify(d.kind)}; manager and instance run different versions?`)
+        throw new ShardingError('UNKNOWN_OP', `unknown request kind ${JSON.stringify(kind)}; manager and instance run different versions?`)
     }
   }
 
@@ -207,7 +196,7 @@ export class InstanceRuntime {
 
   /** The manager process died: no orphan may keep gateway sessions a respawned copy would duplicate. */
   private onManagerGone(): void {
-    this.requests.rejectAll((what) => new ShardingError('MANAGER_GONE', `${what}: the manager is gone`))
+    this.rpc.failAll(new ShardingError('MANAGER_GONE', 'the manager is gone'))
     process.exit(0)
   }
 

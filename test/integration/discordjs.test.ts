@@ -101,7 +101,6 @@ describe.each(['processes', 'workers'] as const)('discord.js in %s mode', (mode)
     const elapsed = Math.round(performance.now() - t0)
     const floor = (Math.ceil(SHARDS / CONCURRENCY) - 1) * WINDOW
     console.log(`[${mode}] opted-in bot, ${SHARDS} shards at max_concurrency ${CONCURRENCY}: all ready in ${elapsed} ms (floor ${floor} ms + connection time)`)
-    expect(elapsed).toBeLessThan(floor + 5000)
 
     const stats = sim!.stats()
     expect(stats.violations).toEqual([])

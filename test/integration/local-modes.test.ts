@@ -85,11 +85,10 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     const [a, b] = await Promise.all([manager.broadcastEval(same, { shard: 0 }), manager.broadcastEval(same, { shard: 0 })])
     expect(a).not.toBe(b)
 
-    const started = Date.now()
+    // rejected because the instance died (a timeout would be a TimeoutError, after 20 s)
     const dying = manager.broadcastEval(() => new Promise(() => {}), { shard: 3, timeout: 20_000 })
     await manager.broadcastEval(() => void setTimeout(() => process.exit(3), 20), { shard: 3 })
     await expect(dying).rejects.toBeInstanceOf(InstanceDiedError)
-    expect(Date.now() - started).toBeLessThan(5000)
   })
 
   it('messages and requests both ways', async () => {
@@ -118,21 +117,23 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
       identify: { windowMs: 300, marginMs: 0, maxConcurrency: 2 },
       env: { FIXTURE_IDENTIFY: '1' },
     })
-    const t0 = Date.now()
+    // The authority's own grant log (its monotonic clock): what the schedule guarantees, free of IPC jitter.
+    const log: { shardId: number; key: number; at: number }[] = []
+    manager.on('identifyGrant', (g) => log.push(g))
     await manager.start()
-    const grants: Record<string, number> = Object.assign({}, ...(await manager.broadcastEval(() => globalThis.grants)))
-    const times = Object.entries(grants).map(([id, at]) => ({ id: Number(id), at }))
-    expect(times).toHaveLength(8)
+    const received: Record<string, number> = Object.assign({}, ...(await manager.broadcastEval(() => globalThis.grants)))
+    expect(Object.keys(received).map(Number).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+    expect(log.map((g) => g.shardId).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
     for (const key of [0, 1]) {
-      const ts = times.filter((t) => t.id % 2 === key).map((t) => t.at).sort((a, b) => a - b)
-      // measured inside the instances, so IPC delivery jitter shows; the scheduler itself is exact (unit test)
-      for (let i = 1; i < ts.length; i++) expect(ts[i] - ts[i - 1]).toBeGreaterThanOrEqual(240)
+      const grants = log.filter((g) => g.key === key)
+      expect(grants.every((g) => g.shardId % 2 === key)).toBe(true)
+      // Each instance asks for its shards in order, so within a key the grants follow the request order.
+      for (let i = 1; i < grants.length; i++) expect(grants[i].at - grants[i - 1].at).toBeGreaterThanOrEqual(300)
     }
-    // 8 shards at concurrency 2: 4 rounds, so at least 3 windows from the first to the last grant
-    const span = Math.max(...times.map((t) => t.at)) - Math.min(...times.map((t) => t.at))
-    expect(span).toBeGreaterThanOrEqual(3 * 300 - 10)
+    // 8 shards at concurrency 2: 4 rounds, so 3 full windows from the first grant to the last
+    const ats = log.map((g) => g.at)
+    expect(Math.max(...ats) - Math.min(...ats)).toBeGreaterThanOrEqual(3 * 300)
     expect(manager.status().identify!.granted).toBe(8)
-    expect(Date.now() - t0).toBeLessThan(15_000)
   })
 
   it('respawns a crashed instance with backoff and hands over its sessions', async () => {
@@ -156,7 +157,7 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
   })
 
   it('kills and respawns an instance whose event loop hangs', async () => {
-    const manager = makeManager({ mode, shards: 2, shardsPerInstance: 1, timeouts: { heartbeatInterval: 100, heartbeat: 600, kill: 1000 } })
+    const manager = makeManager({ mode, shards: 2, shardsPerInstance: 1, timeouts: { heartbeatInterval: 200, heartbeat: 2000, kill: 1000 } })
     await manager.start()
     const errors: Error[] = []
     manager.on('error', (e) => errors.push(e))
@@ -185,8 +186,8 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     expect(g.reason).toBe('restarts')
     expect(deaths).toHaveLength(3)
     expect(deaths.every((d) => reason.test(d.reason) || (mode === 'workers' && behaviour === 'exit'))).toBe(true)
-    // backoff: two restarts of at least 50 and 100 ms
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(150)
+    // backoff (equal jitter): the two restarts waited at least 25 + 50 ms; a lower bound no load can break
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(75)
     expect(errors.some((e) => /restarts\.max/.test(e.message))).toBe(true)
   })
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { decodeValue, encodeValue } from '../../src/ipc/values.js'
+import { deserializeValue, serializeValue } from '../../src/ipc/values.js'
 
-const roundTrip = (v: unknown) => decodeValue(JSON.parse(JSON.stringify(encodeValue(v))))
+const roundTrip = (v: unknown) => deserializeValue(JSON.parse(JSON.stringify(serializeValue(v))))
 
 describe('value semantics', () => {
   it('keeps Map, Set, BigInt, Date, undefined, NaN and nested objects through JSON', () => {
@@ -66,6 +66,6 @@ describe('value semantics', () => {
   it('names the path of a circular reference', () => {
     const a: Record<string, unknown> = { list: [] }
     ;(a.list as unknown[]).push(a)
-    expect(() => encodeValue(a)).toThrow(/circular reference at \$\.list\[0\]/)
+    expect(() => serializeValue(a)).toThrow(/circular reference at \$\.list\[0\]/)
   })
 })
