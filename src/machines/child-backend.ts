@@ -271,7 +271,10 @@ export class ChildBackend extends PoolBackend implements Backend {
     setImmediate(() => {
       this.statusQueued = false
       if (!this.pool || !this.server.up) return
-      const status: StatusMessage = { instances: this.pool.status(), ready: this.poolReady, ...(this.poolFailed ? { failed: this.poolFailed } : {}) }
+      const instances = this.pool.status()
+      // Ready now, not ready once: a parent that (re)starts waits until every instance is ready at the same time.
+      const ready = this.poolReady && instances.every((i) => i.state === 'ready')
+      const status: StatusMessage = { instances, ready, ...(this.poolFailed ? { failed: this.poolFailed } : {}) }
       this.sendQuietly(LinkOps.STATUS, status)
     })
   }

@@ -39,6 +39,8 @@ export class RemoteHost implements InstanceHost {
   readonly sessions = new SessionStore()
   private readonly ownShards: Set<number>
   private pool: LocalPool | null = null
+  /** The parent's start gate found the bot coordinated: every later start slot is free. */
+  private coordinated = false
 
   constructor(
     private readonly assignment: Assignment,
@@ -72,7 +74,14 @@ export class RemoteHost implements InstanceHost {
       await this.callRoot('identify', { shardId }, signal)
       this.identifyTimes.set(shardId, monotonicNow())
     },
-    acquireStart: async (holder, shards, signal) => (await this.callRoot('startSlot', { holder, shards }, signal)) as StartSlot,
+    acquireStart: async (holder, shards, signal) => {
+      // Once the parent said the bot coordinates its identifies, a start needs no slot: a respawn
+      // goes ahead while the parent is away (its shards RESUME, or wait for their identify turn).
+      if (this.coordinated) return { holder, exclusive: false }
+      const slot = (await this.callRoot('startSlot', { holder, shards }, signal)) as StartSlot
+      if (!slot.exclusive) this.coordinated = true
+      return slot
+    },
     releaseStart: (slot, outcome) => {
       if (slot.exclusive) this.parent.send(LinkOps.RELEASE, { holder: slot.holder, outcome })
     },

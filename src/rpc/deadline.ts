@@ -32,11 +32,12 @@ export function deadlineFromTtl(ttl: unknown, now = monotonicNow()): Deadline {
  * The deadline for the parts of a fan-out. The hop that collects one entry per target must answer
  * its own caller before the caller's deadline, so a target that is slow or unreachable becomes a
  * failed entry (`allowPartial`) instead of failing the whole call: the parts get the deadline minus
- * a small reserve for the way back (5 % of what is left, at least 20 ms and at most 250 ms).
+ * a reserve for the way back (10 % of what is left, at least 50 ms and at most 1 s; a busy event
+ * loop on the way back must not turn every partial answer into a timeout).
  */
 export function partsDeadline(deadline: Deadline, now = monotonicNow()): Deadline {
   if (deadline === NO_DEADLINE) return NO_DEADLINE
   const left = deadline - now
-  const reserve = Math.min(250, Math.max(20, left * 0.05))
+  const reserve = Math.min(1000, Math.max(50, left * 0.1))
   return left > reserve * 2 ? deadline - reserve : now + left / 2
 }

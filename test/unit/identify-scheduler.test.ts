@@ -94,3 +94,22 @@ describe('IdentifyScheduler', () => {
     await expect(queued).rejects.toMatchObject({ code: 'ABORTED' })
   })
 })
+
+describe('IdentifyScheduler on the system clock', () => {
+  it('keeps its windows when the wall clock jumps (it paces on a monotonic clock)', async () => {
+    const s = new IdentifyScheduler({ maxConcurrency: 1, windowMs: 200, marginMs: 0 })
+    const realNow = Date.now
+    try {
+      await s.acquire(0)
+      const t0 = performance.now()
+      // NTP moves the wall clock a day ahead: a Date.now()-based window would open at once.
+      Date.now = () => realNow() + 86_400_000
+      await s.acquire(1)
+      // a lower bound: the second grant still waited its window (load can only make it later)
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(199)
+    } finally {
+      Date.now = realNow
+      s.close()
+    }
+  })
+})
