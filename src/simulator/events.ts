@@ -46,6 +46,33 @@ export interface BudgetExhaustedEvent {
   newToken: string | null
 }
 
+export interface RecommendedShardsEvent {
+  /** `shards` that `/gateway/bot` answers from now on. */
+  shards: number
+  /** What it answered before. */
+  previous: number
+  /** Guild count at the change. */
+  guilds: number
+}
+
+export interface BudgetResetEvent {
+  /** `remaining` after the refill (= `total`, unless an IDENTIFY already spent some). */
+  remaining: number
+  total: number
+  /** Milliseconds until the next refill. */
+  resetAfterMs: number
+}
+
+export interface DuplicateSessionEvent {
+  /** `[shard_id, num_shards]` that now has more than one connected session. */
+  shard: [number, number]
+  /** The session that just connected (IDENTIFY or RESUME). */
+  sessionId: string
+  /** Connected sessions for that shard now, the newcomer included (2 or more). */
+  sessions: number
+  at: number
+}
+
 export interface ConnectionEvent {
   connectionId: number
   path: string
@@ -70,4 +97,10 @@ export interface SimulatorEventMap {
   invalidSession: [InvalidSessionEvent]
   rateLimited: [{ connectionId: number; shard: [number, number] | null }]
   budgetExhausted: [BudgetExhaustedEvent]
+  /** The `shards` recommendation of `/gateway/bot` changed (guilds added or removed, or options changed). */
+  recommendedShards: [RecommendedShardsEvent]
+  /** The daily session budget refilled (emitted while the simulator is started). */
+  budgetReset: [BudgetResetEvent]
+  /** A session connected for a `[shard_id, num_shards]` that already had a connected session. */
+  duplicateSession: [DuplicateSessionEvent]
 }
