@@ -22,6 +22,8 @@ export interface ResumeEvent {
   replayed: number
   /** The client connected on the `resume_gateway_url` path. */
   viaResumeUrl: boolean
+  /** The session still had a socket, which was closed with 4000: two connections fight over one session. */
+  tookOver: boolean
 }
 
 export interface CloseEvent {

@@ -118,13 +118,14 @@ export class GatewayHandler implements ConnectionHandler {
     for (const p of replay) conn.send(p)
     session.dispatch('RESUMED', null)
     host.counters.resumes++
-    host.counters.countResume(session.shardKey)
+    host.counters.countResume(session.shardKey, previous !== null)
     if (conn.request.viaResumeUrl) host.counters.resumesViaResumeUrl++
     host.emit('resume', {
       sessionId: session.id,
       shard: [session.shard[0], session.shard[1]],
       replayed: replay.length,
       viaResumeUrl: conn.request.viaResumeUrl,
+      tookOver: previous !== null,
     })
   }
 

@@ -25,6 +25,8 @@ export interface ShardCounters {
   exhausted: number
   /** Successful RESUMEs. */
   resumes: number
+  /** Of `resumes`, those that took the session from a socket still attached (closed with 4000). */
+  takeovers: number
 }
 
 /** `session_start_limit` exactly as `/gateway/bot` reports it now. */
@@ -113,8 +115,10 @@ export class StatsCounters {
     this.shard(shardKey)[OUTCOME_FIELD[outcome]]++
   }
 
-  countResume(shardKey: string): void {
-    this.shard(shardKey).resumes++
+  countResume(shardKey: string, tookOver: boolean): void {
+    const counts = this.shard(shardKey)
+    counts.resumes++
+    if (tookOver) counts.takeovers++
   }
 
   reset(budgetResets: number): void {
@@ -129,7 +133,7 @@ export class StatsCounters {
   }
 
   private shard(key: string): ShardCounters {
-    return (this.perShard[key] ??= { identifies: 0, violations: 0, exhausted: 0, resumes: 0 })
+    return (this.perShard[key] ??= { identifies: 0, violations: 0, exhausted: 0, resumes: 0, takeovers: 0 })
   }
 }
 

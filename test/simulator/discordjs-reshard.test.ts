@@ -74,7 +74,7 @@ describe('re-shard and 4011 with real discord.js v14', () => {
     expect(stats.sessions.byTotal).toEqual({ 4: 4 })
     expect(stats.sessions.coverage).toEqual({ guilds: 16, uncovered: 0, multiple: 0 })
     expect(stats.sessions).toMatchObject({ maxPerShard: 1, overlaps: [] })
-    expect(stats.perShard['0/4']).toEqual({ identifies: 1, violations: 0, exhausted: 0, resumes: 0 })
+    expect(stats.perShard['0/4']).toEqual({ identifies: 1, violations: 0, exhausted: 0, resumes: 0, takeovers: 0 })
   })
 
   it('enforceShardingRequired() disconnects running discord.js shards with 4011 for good', async () => {

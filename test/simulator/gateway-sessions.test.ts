@@ -162,10 +162,16 @@ describe('sessions and RESUME', () => {
     const a = await open(url)
     const { ready } = await a.ready({ shard: [0, 1] })
     const b = await open(url)
+    const resumed = once(sim, 'resume')
     b.send({ op: 6, d: { token: 'sim-token', session_id: ready.d.session_id, seq: 1 } })
     await b.dispatch('RESUMED')
     expect((await a.closed).code).toBe(4000)
-    expect(sim.stats().sessions.live).toMatchObject([{ connected: true }])
+    expect((await resumed)[0].tookOver).toBe(true)
+    const stats = sim.stats()
+    expect(stats.sessions.live).toMatchObject([{ connected: true }])
+    // one session moved between sockets: a takeover, never a duplicate
+    expect(stats.perShard['0/1']).toEqual({ identifies: 1, violations: 0, exhausted: 0, resumes: 1, takeovers: 1 })
+    expect(stats.sessions).toMatchObject({ maxPerShard: 1, overlaps: [] })
   })
 
   it('counts duplicate sessions and routes events to every owning session of any shard count', async () => {

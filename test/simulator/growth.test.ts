@@ -53,11 +53,13 @@ describe('growth at run time', () => {
     expect(sim.scale({ recommendedShards: null }).recommendedShards).toBe(10)
     sim.addGuilds(1)
     sim.removeGuild(guildIdAt(0))
-    expect(events).toEqual([1, 6, 10, 11, 10])
+    sim.configure({ guilds: 100, guildsPerShardRecommended: 50 }) // one change, one event
+    sim.configure({ maxGuildsPerShard: 10 }) // 4011 would refuse 2 shards of 50: the recommendation rises
+    expect(events).toEqual([1, 6, 10, 11, 10, 2, 10])
     expect(() => sim.scale({ guilds: -1 })).toThrow(expect.objectContaining({ field: 'guilds' }))
     expect(() => sim.scale({ guilds: 2.5 })).toThrow(expect.objectContaining({ field: 'guilds' }))
     expect(() => sim.scale({ shards: 2 } as never)).toThrow(expect.objectContaining({ field: 'shards' }))
-    expect(sim.guildIds()).toHaveLength(40)
+    expect(sim.guildIds()).toHaveLength(100)
   })
 
   it('runs sessions of the old and the new shard count side by side, each with its own share of guilds', async () => {
@@ -98,8 +100,8 @@ describe('4011 sharding required', () => {
     const c = await open(url)
     await c.ready({ shard: [0, 2] })
     expect(sim.stats().perShard).toEqual({
-      '0/1': { identifies: 1, violations: 0, exhausted: 0, resumes: 0 },
-      '0/2': { identifies: 1, violations: 0, exhausted: 0, resumes: 0 },
+      '0/1': { identifies: 1, violations: 0, exhausted: 0, resumes: 0, takeovers: 0 },
+      '0/2': { identifies: 1, violations: 0, exhausted: 0, resumes: 0, takeovers: 0 },
     })
   })
 
@@ -203,7 +205,7 @@ describe('duplicate-session and per-shard stats', () => {
     expect(overlap!.endedAt).toBeGreaterThanOrEqual(overlap!.startedAt)
     expect(stats.sessions.overlaps).toHaveLength(1)
     expect(stats.sessions).toMatchObject({ duplicates: [], maxByShard: { '0/1': 2 }, maxPerShard: 2, byShard: { '0/1': 1 } })
-    expect(stats.perShard).toEqual({ '0/1': { identifies: 2, violations: 0, exhausted: 0, resumes: 1 } })
+    expect(stats.perShard).toEqual({ '0/1': { identifies: 2, violations: 0, exhausted: 0, resumes: 1, takeovers: 0 } })
 
     sim.resetStats()
     stats = sim.stats()
@@ -221,8 +223,8 @@ describe('duplicate-session and per-shard stats', () => {
     b.identify({ shard: [1, 2] })
     expect(await b.next()).toMatchObject({ op: 9, d: false }) // budget at 0
     expect(sim.stats().perShard).toEqual({
-      '0/2': { identifies: 1, violations: 0, exhausted: 0, resumes: 0 },
-      '1/2': { identifies: 0, violations: 1, exhausted: 1, resumes: 0 },
+      '0/2': { identifies: 1, violations: 0, exhausted: 0, resumes: 0, takeovers: 0 },
+      '1/2': { identifies: 0, violations: 1, exhausted: 1, resumes: 0, takeovers: 0 },
     })
   })
 })
