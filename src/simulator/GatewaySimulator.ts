@@ -2,8 +2,18 @@ import { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { OptionsError } from '../errors.js'
 import { handleAdmin, type AdminApi } from './admin-http.js'
+import type {
+  ScaleOptions,
+  ScaleResult,
+  ShardingRequiredClose,
+  ShardSelector,
+  SimulatorAddress,
+  SimulatorStartOptions,
+} from './admin-types.js'
+import { BudgetResetTimer } from './budget-timer.js'
 import { monotonicNow } from './clock.js'
 import type { SimulatorEventMap } from './events.js'
+import { FaultInjector } from './faults.js'
 import type { GatewayConnection } from './gateway-connection.js'
 import { GatewayHandler, type GatewayHost } from './gateway-handler.js'
 import { GuildRegistry } from './guilds.js'
@@ -25,16 +35,6 @@ import { ShardOccupancy } from './shard-occupancy.js'
 import { recommendShardCount } from './sharding.js'
 import { shardOfGuild } from './snowflake.js'
 import { buildStats, StatsCounters, type SessionStartLimit, type SimulatorStats } from './stats.js'
-import type {
-  ScaleOptions,
-  ScaleResult,
-  ShardingRequiredClose,
-  ShardSelector,
-  SimulatorAddress,
-  SimulatorStartOptions,
-} from './admin-types.js'
-import { BudgetResetTimer } from './budget-timer.js'
-import { FaultInjector } from './faults.js'
 
 const SCALE_KEYS = new Set(['guilds', 'recommendedShards'])
 
