@@ -1,48 +1,48 @@
 import { EventEmitter } from 'node:events'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
-import { WebSocketServer, type WebSocket } from 'ws'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { OptionsError } from '../errors.js'
 import { handleAdmin, type AdminApi } from './admin-http.js'
+import type {
+  ScaleOptions,
+  ScaleResult,
+  ShardingRequiredClose,
+  ShardSelector,
+  SimulatorAddress,
+  SimulatorStartOptions,
+} from './admin-types.js'
+import { BudgetResetTimer } from './budget-timer.js'
+import { monotonicNow } from './clock.js'
 import type { SimulatorEventMap } from './events.js'
-import { GatewayConnection } from './gateway-connection.js'
+import { FaultInjector } from './faults.js'
+import type { GatewayConnection } from './gateway-connection.js'
 import { GatewayHandler, type GatewayHost } from './gateway-handler.js'
 import { GuildRegistry } from './guilds.js'
 import { isLoopback, sendJson } from './http-util.js'
 import { IdentifyRules } from './identify-rules.js'
-import { mergeOptions, resolveOptions, type ResolvedSimulatorOptions, type SimulatorOptions } from './options.js'
+import {
+  mergeOptions,
+  resolveOptions,
+  type ResolvedSimulatorOptions,
+  type SessionStartLimitOptions,
+  type SimulatorOptions,
+} from './options.js'
 import { guildCreateData } from './payloads.js'
-import { GatewayCloseCode, GatewayOp, GUILDS_INTENT } from './protocol.js'
+import { GatewayCloseCode, GUILDS_INTENT } from './protocol.js'
 import { handleRest } from './rest.js'
-import { SessionStore, type Session } from './sessions.js'
+import { SimulatorServer } from './server.js'
+import { SessionStore } from './sessions.js'
+import { ShardOccupancy } from './shard-occupancy.js'
+import { recommendShardCount } from './sharding.js'
 import { shardOfGuild } from './snowflake.js'
-import { buildStats, StatsCounters, type SimulatorStats } from './stats.js'
+import { buildStats, StatsCounters, type SessionStartLimit, type SimulatorStats } from './stats.js'
 
-export interface SimulatorStartOptions {
-  /** 0 (default) picks a free port. */
-  port?: number
-  /** Default `'127.0.0.1'`. Bind `'0.0.0.0'` and set `publicUrl` for other machines. */
-  host?: string
-}
-
-export interface SimulatorAddress {
-  /** Pass as discord.js `rest.api`, e.g. `http://127.0.0.1:8787/api`. */
-  restUrl: string
-  /** Advertised in `/gateway/bot`, e.g. `ws://127.0.0.1:8787` (no query string). */
-  gatewayUrl: string
-  port: number
-}
-
-/** Selects sessions by shard id, and optionally by shard count. */
-export interface ShardSelector {
-  total?: number
-}
+const SCALE_KEYS = new Set(['guilds', 'recommendedShards'])
 
 /**
  * A local Discord gateway (REST `/gateway/bot` + WebSocket on one port) that enforces Discord's sharding
  * rules — identify windows per key, the daily budget, 4004/4010/4011/4013/4014/4008, heartbeats, RESUME
  * with replay — and records what clients did so tests can assert "0 violations" and "one session per shard".
- * Admin methods inject faults and events; the same API is served over HTTP at `/__sim/*`.
+ * Admin methods inject faults, grow the bot and change the budget; the same API is served over HTTP at `/__sim/*`.
  */
 export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements AdminApi {
   private raw: SimulatorOptions
@@ -50,14 +50,16 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
   private readonly guildRegistry: GuildRegistry
   private readonly identifyRules: IdentifyRules
   private readonly sessionStore: SessionStore
+  private readonly occupancy: ShardOccupancy
   private readonly counters = new StatsCounters()
   private readonly zombieShards = new Set<number>()
-  private readonly connections = new Set<GatewayConnection>()
   private readonly handler: GatewayHandler
-  private server: Server | null = null
-  private wss: WebSocketServer | null = null
-  private address: SimulatorAddress | null = null
-  private isStopping = false
+  private readonly faults: FaultInjector
+  private readonly server: SimulatorServer
+  private lastRecommendation: number
+  /** While > 0, configure() is applying several changes; the recommendation is checked once at the end. */
+  private batchDepth = 0
+  private readonly budgetTimer: BudgetResetTimer
 
   constructor(options: SimulatorOptions = {}) {
     super()
@@ -72,7 +74,19 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
       { maxConcurrency: o.maxConcurrency, windowMs: o.windowMs, toleranceMs: o.toleranceMs },
       { ...o.sessionStartLimit },
     )
-    this.sessionStore = new SessionStore((s, reason) => this.emit('sessionEnd', { sessionId: s.id, shard: [s.shard[0], s.shard[1]], reason }))
+    this.occupancy = new ShardOccupancy(monotonicNow, (join) => {
+      const [id, total] = join.shard.split('/').map(Number) as [number, number]
+      this.emit('duplicateSession', { shard: [id, total], sessionId: join.sessionId, sessions: join.sessions, at: join.at })
+    })
+    this.sessionStore = new SessionStore(
+      (s, reason) => this.emit('sessionEnd', { sessionId: s.id, shard: [s.shard[0], s.shard[1]], reason }),
+      (s, connected) => (connected ? this.occupancy.connect(s.shardKey, s.id) : this.occupancy.disconnect(s.shardKey, s.id)),
+    )
+    this.lastRecommendation = this.recommendedShards()
+    this.budgetTimer = new BudgetResetTimer(this.identifyRules, () => {
+      const rules = this.identifyRules
+      this.emit('budgetReset', { remaining: rules.remaining, total: rules.total, resetAfterMs: rules.resetAfterMs })
+    })
     const self = this
     const host: GatewayHost = {
       options: () => self.opts,
@@ -86,89 +100,64 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
         self.raw = { ...self.raw, token, tokens: undefined }
         self.opts = { ...self.opts, tokens: [token] }
       },
-      connectionClosed: (conn) => self.connections.delete(conn),
-      stopping: () => self.isStopping,
+      connectionClosed: (conn) => self.server.removed(conn),
+      stopping: () => self.server.stopping,
       emit: (event, ...args) => (self.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args),
     }
     this.handler = new GatewayHandler(host)
+    this.faults = new FaultInjector(this.sessionStore, this.handler, this.zombieShards, () => this.opts)
+    this.server = new SimulatorServer(this.handler, {
+      http: (req, res, url) => this.onRequest(req, res, url),
+      connection: (conn, path) => this.onConnection(conn, path),
+    })
   }
 
   /** Binds the HTTP + WebSocket server. Resolves with the URLs to give clients. */
   async start(options: SimulatorStartOptions = {}): Promise<SimulatorAddress> {
-    if (this.server) throw new Error('GatewaySimulator is already started')
-    const host = options.host ?? '127.0.0.1'
-    const port = options.port ?? 0
-    if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new OptionsError('port', `must be an integer from 0 to 65535, got ${port}`)
-    if (typeof host !== 'string' || host === '') throw new OptionsError('host', 'must be a non-empty string')
-    const server = createServer((req, res) => this.onRequest(req, res))
-    // Discord's own limit is enforced as a 4002 close; this only stops absurd frames before buffering.
-    const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20, perMessageDeflate: false })
-    server.on('upgrade', (req, socket, head) => this.onUpgrade(wss, req, socket as Socket, head))
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
-    this.server = server
-    this.wss = wss
-    this.isStopping = false
-    const bound = (server.address() as AddressInfo).port
-    const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host
-    this.address = { port: bound, restUrl: `http://${urlHost}:${bound}/api`, gatewayUrl: `ws://${urlHost}:${bound}` }
+    await this.server.listen(options.host ?? '127.0.0.1', options.port ?? 0)
+    this.budgetTimer.start()
     return this.urls()
   }
 
   /** Closes every socket (1001), ends every session and closes the server. Safe to call twice. */
   async stop(): Promise<void> {
-    const server = this.server
-    if (!server) return
-    this.isStopping = true
-    const closing = [...this.connections].map(
-      (conn) =>
-        new Promise<void>((resolve) => {
-          const onClose = (e: { connectionId: number }): void => {
-            if (e.connectionId !== conn.id) return
-            this.off('close', onClose)
-            resolve()
-          }
-          this.on('close', onClose)
-          conn.close(GatewayCloseCode.GoingAway, 'Simulator stopping.')
-        }),
-    )
-    const grace = new Promise<void>((resolve) => setTimeout(resolve, 500).unref())
-    await Promise.race([Promise.all(closing), grace])
-    for (const conn of this.connections) conn.terminate()
-    this.sessionStore.clear('stopped')
-    this.wss?.close()
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-    this.server = null
-    this.wss = null
-    this.address = null
+    this.budgetTimer.stop()
+    await this.server.close(() => this.sessionStore.clear('stopped'))
   }
 
   /** URLs clients should use; honours `publicUrl`. Throws before `start()` unless `publicUrl` is set. */
   urls(): SimulatorAddress {
     const pub = this.opts.publicUrl
+    const bound = this.server.address
     if (pub) {
       const http = pub.replace(/^ws(s?):/, 'http$1:')
-      return { port: this.address?.port ?? 0, restUrl: `${http}/api`, gatewayUrl: http.replace(/^http(s?):/, 'ws$1:') }
+      return { port: bound?.port ?? 0, restUrl: `${http}/api`, gatewayUrl: http.replace(/^http(s?):/, 'ws$1:') }
     }
-    if (!this.address) throw new Error('GatewaySimulator is not started')
-    return { ...this.address }
+    if (!bound) throw new Error('GatewaySimulator is not started')
+    return { port: bound.port, restUrl: `http://${bound.urlHost}:${bound.port}/api`, gatewayUrl: `ws://${bound.urlHost}:${bound.port}` }
   }
 
   /** Snapshot of everything recorded; see {@link SimulatorStats}. */
   stats(): SimulatorStats {
-    return buildStats(this.identifyRules, this.sessionStore, this.counters, this.connections.size)
+    return buildStats({
+      rules: this.identifyRules,
+      sessions: this.sessionStore,
+      occupancy: this.occupancy,
+      guilds: this.guildRegistry,
+      counters: this.counters,
+      sessionStartLimit: this.sessionStartLimit(),
+      openConnections: this.server.connections.size,
+    })
   }
 
-  /** Clears recorded history and counters. Windows, budget, sessions and guilds keep their state. */
+  /**
+   * Clears recorded history and counters. Windows, budget, sessions and guilds keep their state; an
+   * overlap still going on stays listed, and each shard's `maxByShard` restarts at its current count.
+   */
   resetStats(): void {
     this.identifyRules.resetStats()
-    this.counters.reset()
+    this.occupancy.reset()
+    this.counters.reset(this.identifyRules.resets)
   }
 
   /** Current effective configuration (JSON-safe), with live values (`remaining`, guild count, recommended shards). */
@@ -200,19 +189,98 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
     if (merged.sessionStartLimit) merged.sessionStartLimit = { ...merged.sessionStartLimit, remaining: undefined }
     this.opts = next
     this.identifyRules.configure({ maxConcurrency: next.maxConcurrency, windowMs: next.windowMs, toleranceMs: next.toleranceMs })
-    if (patch.sessionStartLimit) this.identifyRules.setBudget(patch.sessionStartLimit)
-    if (patch.guilds !== undefined) {
-      if (typeof next.guilds === 'number') {
-        const diff = next.guilds - this.guildRegistry.size
-        if (diff > 0) this.addGuilds(diff)
-        else for (const g of this.guildRegistry.truncate(next.guilds)) this.announceGuildDelete(g.id)
-      } else {
-        const wanted = new Set(next.guilds)
-        for (const id of this.guildRegistry.ids()) if (!wanted.has(id)) this.removeGuild(id)
-        this.addGuilds(next.guilds)
-      }
+    if (patch.sessionStartLimit) {
+      this.identifyRules.setBudget(patch.sessionStartLimit)
+      if (this.budgetTimer.running) this.budgetTimer.start()
     }
+    this.batchDepth++
+    try {
+      if (patch.guilds !== undefined) this.applyGuilds(next.guilds)
+    } finally {
+      this.batchDepth--
+    }
+    this.noteRecommendation()
     return this.config()
+  }
+
+  /**
+   * Grows or shrinks the bot while it runs. Sessions owning added guilds get GUILD_CREATE, owners of
+   * removed ones GUILD_DELETE; `/gateway/bot` answers the new `shards` at once and `recommendedShards`
+   * is emitted when it changed. Running sessions keep their shard count: Discord only enforces
+   * `maxGuildsPerShard` at IDENTIFY (see {@link enforceShardingRequired}).
+   */
+  scale(patch: ScaleOptions): ScaleResult {
+    if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new OptionsError('scale', 'must be an object like { guilds: 5000 }')
+    for (const key of Object.keys(patch)) {
+      if (!SCALE_KEYS.has(key)) throw new OptionsError(key, `unknown scale option (known: ${[...SCALE_KEYS].join(', ')})`)
+    }
+    const before = this.guildRegistry.size
+    const previous = this.recommendedShards()
+    const change: SimulatorOptions = {}
+    if (patch.guilds !== undefined) {
+      if (!Number.isInteger(patch.guilds)) throw new OptionsError('guilds', `must be an integer guild count, got ${JSON.stringify(patch.guilds)}`)
+      change.guilds = patch.guilds
+    }
+    if (patch.recommendedShards !== undefined) change.recommendedShards = patch.recommendedShards
+    this.configure(change)
+    const guilds = this.guildRegistry.size
+    return {
+      guilds,
+      added: Math.max(0, guilds - before),
+      removed: Math.max(0, before - guilds),
+      recommendedShards: this.recommendedShards(),
+      previousRecommendedShards: previous,
+    }
+  }
+
+  /** `shards` that `/gateway/bot` answers now (see `recommendedShards`, `guildsPerShardRecommended`). */
+  recommendedShards(): number {
+    const o = this.opts
+    return recommendShardCount({
+      guilds: this.guildRegistry.size,
+      pinned: o.recommendedShards,
+      guildsPerShardRecommended: o.guildsPerShardRecommended,
+      maxGuildsPerShard: o.maxGuildsPerShard,
+      requiredShardMultiple: o.requiredShardMultiple,
+    })
+  }
+
+  /**
+   * Applies 4011 to sessions already running: every session whose shard now holds more than
+   * `maxGuildsPerShard` guilds is closed with 4011 (which ends it), or ended when it is detached, so a
+   * RESUME gets op 9 and the re-IDENTIFY gets 4011. Returns what it did.
+   */
+  enforceShardingRequired(): ShardingRequiredClose[] {
+    const max = this.opts.maxGuildsPerShard
+    const counts = new Map<string, number>()
+    const out: ShardingRequiredClose[] = []
+    for (const s of this.sessionStore.all()) {
+      let guilds = counts.get(s.shardKey)
+      if (guilds === undefined) counts.set(s.shardKey, (guilds = this.guildRegistry.forShard(s.shard[0], s.shard[1]).length))
+      if (guilds <= max) continue
+      out.push({ sessionId: s.id, shard: [s.shard[0], s.shard[1]], guilds, connected: s.connected })
+      if (s.socket) s.socket.close(GatewayCloseCode.ShardingRequired, 'Sharding required.')
+      else this.sessionStore.end(s, 'invalidated')
+    }
+    return out
+  }
+
+  /** `session_start_limit` exactly as `/gateway/bot` answers it now. */
+  sessionStartLimit(): SessionStartLimit {
+    const rules = this.identifyRules
+    return { total: rules.total, remaining: rules.remaining, reset_after: rules.resetAfterMs, max_concurrency: rules.maxConcurrency }
+  }
+
+  /**
+   * Changes the daily budget at run time: `remaining` (e.g. 0 to test a refusal), `total`, or
+   * `resetAfterMs` (starts a new period now). Validated like the constructor's `sessionStartLimit`.
+   */
+  setSessionStartLimit(patch: SessionStartLimitOptions): SessionStartLimit {
+    if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
+      throw new OptionsError('sessionStartLimit', 'must be an object like { remaining: 10 }')
+    }
+    this.configure({ sessionStartLimit: patch })
+    return this.sessionStartLimit()
   }
 
   /** Ids of all guilds, in the order they were added. */
@@ -228,6 +296,7 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
         if (s.intents & GUILDS_INTENT) s.dispatch('GUILD_CREATE', guildCreateData(g))
       }
     }
+    this.noteRecommendation()
     return added.map((g) => g.id)
   }
 
@@ -235,6 +304,7 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
   removeGuild(id: string): boolean {
     if (!this.guildRegistry.remove(id)) return false
     this.announceGuildDelete(id)
+    this.noteRecommendation()
     return true
   }
 
@@ -259,23 +329,12 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
 
   /** Server-closes the sockets of a shard's sessions with `code` (default 4000). Returns how many. */
   closeShard(shardId: number, code: number = GatewayCloseCode.UnknownError, opts: ShardSelector & { reason?: string } = {}): number {
-    if (!Number.isInteger(code) || code < 1000 || code > 4999) throw new OptionsError('code', `must be a close code from 1000 to 4999, got ${code}`)
-    const targets = this.connected(shardId, opts)
-    for (const s of targets) s.socket?.close(code, opts.reason ?? 'Closed by simulator.')
-    return targets.length
+    return this.faults.closeShard(shardId, code, opts)
   }
 
   /** Sends op 7 to a shard's sessions, then force-closes with 4000 after `closeAfterMs` (default `reconnectCloseDelayMs`). */
   reconnect(shardId: number, opts: ShardSelector & { closeAfterMs?: number } = {}): number {
-    const delay = opts.closeAfterMs ?? this.opts.reconnectCloseDelayMs
-    const targets = this.connected(shardId, opts)
-    for (const s of targets) {
-      const socket = s.socket
-      if (!socket) continue
-      socket.sendOp(GatewayOp.Reconnect, null)
-      socket.later(delay, () => socket.close(GatewayCloseCode.UnknownError, 'Reconnect requested.'))
-    }
-    return targets.length
+    return this.faults.reconnect(shardId, opts)
   }
 
   /**
@@ -283,29 +342,17 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
    * the same socket); false ends it. Either way the socket is unauthenticated afterwards.
    */
   invalidateSession(shardId: number, resumable: boolean, opts: ShardSelector = {}): number {
-    const targets = this.connected(shardId, opts)
-    for (const s of targets) {
-      const socket = s.socket as GatewayConnection
-      this.handler.invalidSession(socket, resumable, 'admin')
-      socket.deauthenticate()
-      if (resumable) this.sessionStore.detach(s, socket, true, this.opts.resumeWindowMs, 'invalidated')
-      else this.sessionStore.end(s, 'invalidated')
-    }
-    return targets.length
+    return this.faults.invalidateSession(shardId, resumable, opts)
   }
 
   /** Sends op 1 (the client must heartbeat at once) to a shard's sessions. */
   requestHeartbeat(shardId: number, opts: ShardSelector = {}): number {
-    const targets = this.connected(shardId, opts)
-    for (const s of targets) s.socket?.sendOp(GatewayOp.Heartbeat, null)
-    return targets.length
+    return this.faults.requestHeartbeat(shardId, opts)
   }
 
   /** While on, heartbeats from this shard's sessions get no ACK (a "zombie" connection). */
   zombie(shardId: number, on: boolean): boolean {
-    if (on) this.zombieShards.add(shardId)
-    else this.zombieShards.delete(shardId)
-    return on
+    return this.faults.zombie(shardId, on)
   }
 
   /** Tokens accepted right now (changes after a `terminate` budget exhaustion). */
@@ -313,23 +360,32 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
     return [...this.opts.tokens]
   }
 
-  private recommendedShards(): number {
-    const o = this.opts
-    const base = o.recommendedShards ?? Math.max(1, Math.ceil(this.guildRegistry.size / o.guildsPerShardRecommended))
-    return Math.ceil(base / o.requiredShardMultiple) * o.requiredShardMultiple
-  }
-
-  private connected(shardId: number, opts: ShardSelector): Session[] {
-    if (!Number.isInteger(shardId) || shardId < 0) throw new OptionsError('shardId', `must be a non-negative integer, got ${shardId}`)
-    return this.sessionStore.forShard(shardId, opts.total).filter((s) => s.connected)
-  }
-
   private announceGuildDelete(id: string): void {
     for (const s of this.sessionStore.route(id)) if (s.intents & GUILDS_INTENT) s.dispatch('GUILD_DELETE', { id })
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://simulator.invalid')
+  private applyGuilds(guilds: number | string[]): void {
+    if (typeof guilds === 'number') {
+      const diff = guilds - this.guildRegistry.size
+      if (diff > 0) this.addGuilds(diff)
+      else for (const g of this.guildRegistry.truncate(guilds)) this.announceGuildDelete(g.id)
+      return
+    }
+    const wanted = new Set(guilds)
+    for (const id of this.guildRegistry.ids()) if (!wanted.has(id)) this.removeGuild(id)
+    this.addGuilds(guilds)
+  }
+
+  private noteRecommendation(): void {
+    if (this.batchDepth > 0) return
+    const shards = this.recommendedShards()
+    const previous = this.lastRecommendation
+    if (shards === previous) return
+    this.lastRecommendation = shards
+    this.emit('recommendedShards', { shards, previous, guilds: this.guildRegistry.size })
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse, url: URL): void {
     const path = url.pathname
     if (path === '/__sim' || path.startsWith('/__sim/')) {
       const access = this.opts.adminHttp
@@ -345,12 +401,7 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
         tokens: o.tokens,
         gatewayUrl: this.urls().gatewayUrl,
         recommendedShards: this.recommendedShards(),
-        sessionStartLimit: {
-          total: this.identifyRules.total,
-          remaining: this.identifyRules.remaining,
-          reset_after: this.identifyRules.resetAfterMs,
-          max_concurrency: o.maxConcurrency,
-        },
+        sessionStartLimit: this.sessionStartLimit(),
         user: { ...o.user, bot: true },
         applicationId: o.applicationId,
       })
@@ -359,23 +410,7 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
     sendJson(res, 404, { message: '404: Not Found', code: 0 })
   }
 
-  private onUpgrade(wss: WebSocketServer, req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const url = new URL(req.url ?? '/', 'http://simulator.invalid')
-    const encoding = url.searchParams.get('encoding') ?? 'json'
-    const compress = url.searchParams.get('compress')
-    const reject = (message: string): void => {
-      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`)
-    }
-    if (this.isStopping) return reject('simulator is stopping')
-    if (encoding !== 'json') return reject(`unsupported encoding '${encoding}': the simulator speaks json only`)
-    if (compress !== null && compress !== 'zlib-stream') return reject(`unsupported compress '${compress}': only zlib-stream`)
-    const rawVersion = url.searchParams.get('v')
-    const version = rawVersion === null ? 10 : Number(rawVersion)
-    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const conn = new GatewayConnection(ws, { version, compress: compress !== null, viaResumeUrl: url.pathname.endsWith('/resume') }, this.handler)
-      this.connections.add(conn)
-      this.emit('connection', { connectionId: conn.id, path: url.pathname, version, compress: compress !== null })
-      conn.start()
-    })
+  private onConnection(conn: GatewayConnection, path: string): void {
+    this.emit('connection', { connectionId: conn.id, path, version: conn.request.version, compress: conn.request.compress })
   }
 }

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { OptionsError } from '../errors.js'
 import { HttpError, readJson, sendJson } from './http-util.js'
-import type { SimulatorOptions } from './options.js'
-import type { SimulatorStats } from './stats.js'
+import type { ScaleOptions, ScaleResult, ShardingRequiredClose } from './admin-types.js'
+import type { SessionStartLimitOptions, SimulatorOptions } from './options.js'
+import type { SessionStartLimit, SimulatorStats } from './stats.js'
 
 /** The in-process admin methods the HTTP routes call (implemented by GatewaySimulator). */
 export interface AdminApi {
@@ -20,6 +21,11 @@ export interface AdminApi {
   invalidateSession(shardId: number, resumable: boolean, opts?: { total?: number }): number
   requestHeartbeat(shardId: number, opts?: { total?: number }): number
   zombie(shardId: number, on: boolean): boolean
+  scale(patch: ScaleOptions): ScaleResult
+  recommendedShards(): number
+  enforceShardingRequired(): ShardingRequiredClose[]
+  sessionStartLimit(): SessionStartLimit
+  setSessionStartLimit(patch: SessionStartLimitOptions): SessionStartLimit
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -64,6 +70,11 @@ function route(method: string, path: string, body: Record<string, unknown>, api:
   if (post && path === '/__sim/reset-stats') return api.resetStats(), { ok: true }
   if (get && path === '/__sim/config') return api.config()
   if (post && path === '/__sim/configure') return api.configure(body as SimulatorOptions)
+  if (get && path === '/__sim/scale') return { guilds: api.guildIds().length, recommendedShards: api.recommendedShards() }
+  if (post && path === '/__sim/scale') return api.scale(body as ScaleOptions)
+  if (post && path === '/__sim/sharding-required') return { closed: api.enforceShardingRequired() }
+  if (get && path === '/__sim/session-start-limit') return api.sessionStartLimit()
+  if (post && path === '/__sim/session-start-limit') return api.setSessionStartLimit(body as SessionStartLimitOptions)
   if (get && path === '/__sim/guilds') {
     const ids = api.guildIds()
     return { count: ids.length, ids }

@@ -22,6 +22,8 @@ export interface ResumeEvent {
   replayed: number
   /** The client connected on the `resume_gateway_url` path. */
   viaResumeUrl: boolean
+  /** The session still had a socket, which was closed with 4000: two connections fight over one session. */
+  tookOver: boolean
 }
 
 export interface CloseEvent {
@@ -44,6 +46,33 @@ export interface BudgetExhaustedEvent {
   mode: 'terminate' | 'invalid-session'
   /** The token that replaced the old ones (`terminate` mode). */
   newToken: string | null
+}
+
+export interface RecommendedShardsEvent {
+  /** `shards` that `/gateway/bot` answers from now on. */
+  shards: number
+  /** What it answered before. */
+  previous: number
+  /** Guild count at the change. */
+  guilds: number
+}
+
+export interface BudgetResetEvent {
+  /** `remaining` after the refill (= `total`, unless an IDENTIFY already spent some). */
+  remaining: number
+  total: number
+  /** Milliseconds until the next refill. */
+  resetAfterMs: number
+}
+
+export interface DuplicateSessionEvent {
+  /** `[shard_id, num_shards]` that now has more than one connected session. */
+  shard: [number, number]
+  /** The session that just connected (IDENTIFY or RESUME). */
+  sessionId: string
+  /** Connected sessions for that shard now, the newcomer included (2 or more). */
+  sessions: number
+  at: number
 }
 
 export interface ConnectionEvent {
@@ -70,4 +99,10 @@ export interface SimulatorEventMap {
   invalidSession: [InvalidSessionEvent]
   rateLimited: [{ connectionId: number; shard: [number, number] | null }]
   budgetExhausted: [BudgetExhaustedEvent]
+  /** The `shards` recommendation of `/gateway/bot` changed (guilds added or removed, or options changed). */
+  recommendedShards: [RecommendedShardsEvent]
+  /** The daily session budget refilled (emitted while the simulator is started). */
+  budgetReset: [BudgetResetEvent]
+  /** A session connected for a `[shard_id, num_shards]` that already had a connected session. */
+  duplicateSession: [DuplicateSessionEvent]
 }

@@ -7,6 +7,9 @@ import {
   PRE_AUTH_OPS,
   type GatewayPayload,
 } from './protocol.js'
+import { monotonicNow } from './clock.js'
+import type { Clock } from './identify-rules.js'
+import { SendRateLimiter } from './rate-limit.js'
 import type { Session, SessionSocket } from './sessions.js'
 import { Transport } from './transport.js'
 
@@ -52,7 +55,7 @@ let nextConnectionId = 1
  */
 export class GatewayConnection implements SessionSocket {
   readonly id = nextConnectionId++
-  readonly openedAt = Date.now()
+  readonly openedAt: number
   session: Session | null = null
   /** Heartbeats received (including before IDENTIFY). */
   heartbeats = 0
@@ -60,9 +63,7 @@ export class GatewayConnection implements SessionSocket {
   private readonly settings: ConnectionSettings
   private heartbeatTimer: NodeJS.Timeout | null = null
   private readonly timers = new Set<NodeJS.Timeout>()
-  private windowStart: number
-  private windowCount = 0
-  private readonly sent: number[] = []
+  private readonly limiter: SendRateLimiter
   private serverCloseCode: number | null = null
   private finished = false
 
@@ -70,10 +71,12 @@ export class GatewayConnection implements SessionSocket {
     socket: WebSocket,
     readonly request: ConnectionRequest,
     private readonly handler: ConnectionHandler,
+    clock: Clock = monotonicNow,
   ) {
+    this.openedAt = clock()
     this.transport = new Transport(socket, request.compress)
     this.settings = handler.settings()
-    this.windowStart = this.openedAt
+    this.limiter = new SendRateLimiter(this.settings.rateLimit, clock)
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary))
     socket.on('close', (code) => this.onClose(code))
     socket.on('error', () => socket.terminate())
@@ -177,20 +180,8 @@ export class GatewayConnection implements SessionSocket {
   }
 
   private overRateLimit(op: unknown): boolean {
-    const rl = this.settings.rateLimit
-    if (op === GatewayOp.Heartbeat && !rl.countHeartbeats) return false
-    const now = Date.now()
-    if (rl.sliding) {
-      while (this.sent.length > 0 && now - (this.sent[0] as number) >= rl.windowMs) this.sent.shift()
-      this.sent.push(now)
-      return this.sent.length > rl.events
-    }
-    // Fixed window from socket open, restarted lazily like discord.js's own send limiter.
-    if (now - this.windowStart >= rl.windowMs) {
-      this.windowStart = now
-      this.windowCount = 0
-    }
-    return ++this.windowCount > rl.events
+    if (op === GatewayOp.Heartbeat && !this.settings.rateLimit.countHeartbeats) return false
+    return this.limiter.hit()
   }
 
   private onClose(code: number): void {

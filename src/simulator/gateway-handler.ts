@@ -63,6 +63,7 @@ export class GatewayHandler implements ConnectionHandler {
     if (!check.ok) return conn.close(check.code, check.reason)
     const shard = check.shard ?? [0, 1]
     const record = host.rules.evaluate(shard[0], shard[1])
+    host.counters.countIdentify(`${shard[0]}/${shard[1]}`, record.outcome)
     host.emit('identify', { ...record })
 
     if (record.outcome === 'exhausted') return this.budgetExhausted(conn, o)
@@ -117,12 +118,14 @@ export class GatewayHandler implements ConnectionHandler {
     for (const p of replay) conn.send(p)
     session.dispatch('RESUMED', null)
     host.counters.resumes++
+    host.counters.countResume(session.shardKey, previous !== null)
     if (conn.request.viaResumeUrl) host.counters.resumesViaResumeUrl++
     host.emit('resume', {
       sessionId: session.id,
       shard: [session.shard[0], session.shard[1]],
       replayed: replay.length,
       viaResumeUrl: conn.request.viaResumeUrl,
+      tookOver: previous !== null,
     })
   }
 

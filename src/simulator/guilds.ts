@@ -79,6 +79,11 @@ export class GuildRegistry {
     return [...this.guilds.keys()]
   }
 
+  /** `id >> 22` of every guild: all that shard routing needs. */
+  *routingKeys(): IterableIterator<bigint> {
+    for (const g of this.guilds.values()) yield g.routingKey
+  }
+
   /** Guilds that `shard_id = (guild_id >> 22) % total` routes to `shardId`. */
   forShard(shardId: number, total: number): SimGuild[] {
     const n = BigInt(total)

@@ -1,3 +1,5 @@
+import { monotonicNow } from './clock.js'
+
 /** Milliseconds since the Unix epoch; injectable so the rules can be tested without waiting. */
 export type Clock = () => number
 
@@ -52,6 +54,7 @@ export class IdentifyRules {
   private config: IdentifyRulesConfig
   private budget: BudgetConfig
   private resetAt: number
+  private budgetResets = 0
   private readonly lastAcceptedAt = new Map<number, number>()
   /** Every validated IDENTIFY, in arrival order. */
   readonly identifies: IdentifyRecord[] = []
@@ -59,7 +62,7 @@ export class IdentifyRules {
   readonly acceptedByKey = new Map<number, number[]>()
   readonly violations: ViolationRecord[] = []
 
-  constructor(config: IdentifyRulesConfig, budget: BudgetConfig, private readonly clock: Clock = Date.now) {
+  constructor(config: IdentifyRulesConfig, budget: BudgetConfig, private readonly clock: Clock = monotonicNow) {
     this.config = { ...config }
     this.budget = { ...budget }
     this.resetAt = clock() + budget.resetAfterMs
@@ -69,10 +72,16 @@ export class IdentifyRules {
     this.config = { ...this.config, ...config }
   }
 
-  /** Replaces budget fields; a new `resetAfterMs` starts a fresh period now. */
+  /**
+   * Replaces the given budget fields (undefined ones are ignored); a new `resetAfterMs` starts a fresh
+   * period now, and a lower `total` caps `remaining`.
+   */
   setBudget(budget: Partial<BudgetConfig>): void {
     this.refresh()
-    this.budget = { ...this.budget, ...budget }
+    for (const key of ['total', 'remaining', 'resetAfterMs'] as const) {
+      const value = budget[key]
+      if (value !== undefined) this.budget[key] = value
+    }
     if (budget.total !== undefined && budget.remaining === undefined) {
       this.budget.remaining = Math.min(this.budget.remaining, this.budget.total)
     }
@@ -93,10 +102,21 @@ export class IdentifyRules {
     return this.budget.total
   }
 
-  /** Milliseconds until the budget refills (`reset_after`). */
+  /** Milliseconds until the budget refills (`reset_after`); never 0, since a period that ended has already refilled. */
   get resetAfterMs(): number {
     this.refresh()
-    return Math.max(0, this.resetAt - this.clock())
+    return this.resetAt - this.clock()
+  }
+
+  /** Length of one budget period. */
+  get periodMs(): number {
+    return this.budget.resetAfterMs
+  }
+
+  /** How many periods have ended (each refilled `remaining` to `total`) since this object was made. */
+  get resets(): number {
+    this.refresh()
+    return this.budgetResets
   }
 
   get maxConcurrency(): number {
@@ -138,11 +158,17 @@ export class IdentifyRules {
     this.acceptedByKey.clear()
   }
 
+  /**
+   * Periods follow each other back to back: the next one starts when the last one ended, not when
+   * someone next looks, so `reset_after` counts down the same whether or not anybody asks.
+   */
   private refresh(): void {
     const now = this.clock()
-    if (now >= this.resetAt) {
-      this.budget.remaining = this.budget.total
-      this.resetAt = now + this.budget.resetAfterMs
-    }
+    if (now < this.resetAt) return
+    const period = this.budget.resetAfterMs
+    const ended = Math.floor((now - this.resetAt) / period) + 1
+    this.resetAt += ended * period
+    this.budget.remaining = this.budget.total
+    this.budgetResets += ended
   }
 }

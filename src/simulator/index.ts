@@ -3,7 +3,14 @@
  * v14 bots connect to it with `rest: { api: sim.urls().restUrl }`; no internet and no real token needed.
  */
 export { GatewaySimulator } from './GatewaySimulator.js'
-export type { SimulatorAddress, SimulatorStartOptions, ShardSelector } from './GatewaySimulator.js'
+export type {
+  SimulatorAddress,
+  SimulatorStartOptions,
+  ShardSelector,
+  ScaleOptions,
+  ScaleResult,
+  ShardingRequiredClose,
+} from './admin-types.js'
 export { resolveOptions, PRIVILEGED_INTENTS, KNOWN_INTENTS_MASK } from './options.js'
 export type {
   SimulatorOptions,
@@ -15,7 +22,9 @@ export type {
   BudgetExhaustedMode,
   AdminHttpAccess,
 } from './options.js'
-export type { SimulatorStats, LiveSessionInfo } from './stats.js'
+export type { SimulatorStats, LiveSessionInfo, ShardCounters, SessionStartLimit } from './stats.js'
+export type { ShardOverlap } from './shard-occupancy.js'
+export type { GuildCoverage } from './sharding.js'
 export type { IdentifyRecord, ViolationRecord, IdentifyOutcome } from './identify-rules.js'
 export { IdentifyRules } from './identify-rules.js'
 export type {
@@ -27,6 +36,9 @@ export type {
   InvalidSessionEvent,
   BudgetExhaustedEvent,
   ConnectionEvent,
+  RecommendedShardsEvent,
+  BudgetResetEvent,
+  DuplicateSessionEvent,
 } from './events.js'
 export type { SessionEndReason } from './sessions.js'
 export {

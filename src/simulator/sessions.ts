@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { monotonicNow } from './clock.js'
 import { GatewayOp, type GatewayPayload } from './protocol.js'
 import { shardOfGuild } from './snowflake.js'
 
@@ -70,11 +71,16 @@ export class Session {
 export class SessionStore {
   private readonly sessions = new Map<string, Session>()
 
-  constructor(private readonly onEnd: (session: Session, reason: SessionEndReason) => void) {}
+  constructor(
+    private readonly onEnd: (session: Session, reason: SessionEndReason) => void,
+    /** Called when a session gains its socket (`true`) or loses it (`false`), for occupancy stats. */
+    private readonly onConnection: (session: Session, connected: boolean) => void = () => {},
+  ) {}
 
   create(shard: readonly [number, number], intents: number, socket: SessionSocket, bufferSize: number): Session {
     const session = new Session(shard, intents, socket, bufferSize)
     this.sessions.set(session.id, session)
+    this.onConnection(session, true)
     return session
   }
 
@@ -96,6 +102,7 @@ export class SessionStore {
     session.disconnectedAt = null
     if (session.expiryTimer) clearTimeout(session.expiryTimer)
     session.expiryTimer = null
+    if (previous === null) this.onConnection(session, true)
     return previous === socket ? null : previous
   }
 
@@ -106,11 +113,12 @@ export class SessionStore {
   detach(session: Session, socket: SessionSocket, resumable: boolean, resumeWindowMs: number, reason: SessionEndReason): void {
     if (session.socket !== socket || !this.sessions.has(session.id)) return
     session.socket = null
+    this.onConnection(session, false)
     if (!resumable) {
       this.end(session, reason)
       return
     }
-    session.disconnectedAt = Date.now()
+    session.disconnectedAt = monotonicNow()
     session.expiryTimer = setTimeout(() => this.end(session, 'expired'), resumeWindowMs)
     session.expiryTimer.unref()
   }
@@ -120,7 +128,9 @@ export class SessionStore {
     if (!this.sessions.delete(session.id)) return
     if (session.expiryTimer) clearTimeout(session.expiryTimer)
     session.expiryTimer = null
+    const wasConnected = session.socket !== null
     session.socket = null
+    if (wasConnected) this.onConnection(session, false)
     this.onEnd(session, reason)
   }
 

@@ -137,6 +137,50 @@ describe('admin HTTP API', () => {
     expect((await admin('POST', '/dispatch', {})).status).toBe(400)
   })
 
+  it('grows and shrinks over /__sim/scale; /gateway/bot follows', async () => {
+    const { admin, restUrl } = await boot({ guilds: 4, guildsPerShardRecommended: 2 })
+    expect((await admin('GET', '/scale')).body).toEqual({ guilds: 4, recommendedShards: 2 })
+    expect((await admin('POST', '/scale', { guilds: 9 })).body).toEqual({
+      guilds: 9,
+      added: 5,
+      removed: 0,
+      recommendedShards: 5,
+      previousRecommendedShards: 2,
+    })
+    const bot = async () => (await (await fetch(`${restUrl}/v10/gateway/bot`, { headers: { Authorization: 'Bot sim-token' } })).json()) as any
+    expect((await bot()).shards).toBe(5)
+    expect((await admin('POST', '/scale', { recommendedShards: 8 })).body.recommendedShards).toBe(8)
+    expect((await admin('POST', '/scale', { guilds: 1, recommendedShards: null })).body).toMatchObject({ removed: 8, recommendedShards: 1 })
+    expect((await bot()).shards).toBe(1)
+    expect((await admin('POST', '/scale', { guilds: 'lots' })).body).toMatchObject({ field: 'guilds' })
+    expect((await admin('POST', '/scale', { shard: 1 })).status).toBe(400)
+  })
+
+  it('closes oversized running shards with 4011 over /__sim/sharding-required', async () => {
+    const { admin, gatewayUrl } = await boot({ guilds: 2, maxGuildsPerShard: 2 })
+    const c = await open(gatewayUrl)
+    const { ready } = await c.ready({ shard: [0, 1] })
+    expect((await admin('POST', '/sharding-required')).body).toEqual({ closed: [] })
+    await admin('POST', '/scale', { guilds: 3 })
+    expect((await admin('POST', '/sharding-required')).body).toEqual({
+      closed: [{ sessionId: ready.d.session_id, shard: [0, 1], guilds: 3, connected: true }],
+    })
+    expect((await c.closed).code).toBe(4011)
+  })
+
+  it('reads and sets the session budget over /__sim/session-start-limit', async () => {
+    const { admin, restUrl } = await boot({ maxConcurrency: 2, sessionStartLimit: { total: 20 } })
+    expect((await admin('GET', '/session-start-limit')).body).toMatchObject({ total: 20, remaining: 20, max_concurrency: 2 })
+    const set = await admin('POST', '/session-start-limit', { remaining: 3, resetAfterMs: 120_000 })
+    expect(set.body).toMatchObject({ total: 20, remaining: 3 })
+    expect(set.body.reset_after).toBeLessThanOrEqual(120_000)
+    const bot = (await (await fetch(`${restUrl}/v10/gateway/bot`, { headers: { Authorization: 'Bot sim-token' } })).json()) as any
+    expect(bot.session_start_limit).toMatchObject({ total: 20, remaining: 3 })
+    const bad = await admin('POST', '/session-start-limit', { remaining: 21 })
+    expect(bad).toMatchObject({ status: 400, body: { field: 'sessionStartLimit.remaining' } })
+    expect((await admin('POST', '/session-start-limit', { nope: 1 })).body.field).toBe('sessionStartLimit.nope')
+  })
+
   it('can be switched off', async () => {
     const { admin } = await boot({ adminHttp: 'off' })
     expect((await admin('GET', '/stats')).status).toBe(403)

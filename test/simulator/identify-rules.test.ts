@@ -75,6 +75,34 @@ describe('IdentifyRules', () => {
     expect(rules.resetAfterMs).toBe(60_000)
   })
 
+  it('counts reset_after down and starts each period where the last one ended, whoever asks when', () => {
+    const { rules, clock } = setup({ total: 5, resetAfterMs: 1000 })
+    rules.evaluate(0, 1)
+    clock.advance(400)
+    expect(rules.resetAfterMs).toBe(600)
+    expect(rules.remaining).toBe(4)
+    clock.advance(2_350) // nobody looked for two and a half periods
+    expect(rules.remaining).toBe(5)
+    expect(rules.resets).toBe(2)
+    expect(rules.resetAfterMs).toBe(250) // periods end at 1000, 2000, 3000 - not 1000 after this read
+    rules.evaluate(0, 1)
+    clock.advance(250)
+    expect(rules.remaining).toBe(5)
+    expect(rules.resets).toBe(3)
+    expect(rules.resetAfterMs).toBe(1000)
+  })
+
+  it('setBudget ignores undefined fields and restarts the period on a new resetAfterMs', () => {
+    const { rules, clock } = setup({ total: 10, resetAfterMs: 1000 })
+    clock.advance(300)
+    rules.setBudget({ total: undefined, remaining: 4, resetAfterMs: undefined })
+    expect([rules.total, rules.remaining, rules.resetAfterMs]).toEqual([10, 4, 700])
+    rules.setBudget({ resetAfterMs: 2000 })
+    expect(rules.resetAfterMs).toBe(2000)
+    rules.setBudget({ total: 3 })
+    expect(rules.remaining).toBe(3) // capped by the lower total
+  })
+
   it('applies configure() and setBudget() to later identifies', () => {
     const { rules, clock } = setup()
     rules.evaluate(0, 2)
