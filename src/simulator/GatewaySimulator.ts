@@ -11,7 +11,7 @@ import type {
   SimulatorStartOptions,
 } from './admin-types.js'
 import { BudgetResetTimer } from './budget-timer.js'
-import { monotonicNow } from './clock.js'
+import { simulatorNow } from './clock.js'
 import type { SimulatorEventMap } from './events.js'
 import { FaultInjector } from './faults.js'
 import type { GatewayConnection } from './gateway-connection.js'
@@ -30,7 +30,7 @@ import { guildCreateData } from './payloads.js'
 import { GatewayCloseCode, GUILDS_INTENT } from './protocol.js'
 import { handleRest } from './rest.js'
 import { SimulatorServer } from './server.js'
-import { SessionStore } from './sessions.js'
+import { GatewaySessions } from './sessions.js'
 import { ShardOccupancy } from './shard-occupancy.js'
 import { recommendShardCount } from './sharding.js'
 import { shardOfGuild } from './snowflake.js'
@@ -49,7 +49,7 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
   private opts: ResolvedSimulatorOptions
   private readonly guildRegistry: GuildRegistry
   private readonly identifyRules: IdentifyRules
-  private readonly sessionStore: SessionStore
+  private readonly sessionStore: GatewaySessions
   private readonly occupancy: ShardOccupancy
   private readonly counters = new StatsCounters()
   private readonly zombieShards = new Set<number>()
@@ -74,11 +74,11 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
       { maxConcurrency: o.maxConcurrency, windowMs: o.windowMs, toleranceMs: o.toleranceMs },
       { ...o.sessionStartLimit },
     )
-    this.occupancy = new ShardOccupancy(monotonicNow, (join) => {
+    this.occupancy = new ShardOccupancy(simulatorNow, (join) => {
       const [id, total] = join.shard.split('/').map(Number) as [number, number]
       this.emit('duplicateSession', { shard: [id, total], sessionId: join.sessionId, sessions: join.sessions, at: join.at })
     })
-    this.sessionStore = new SessionStore(
+    this.sessionStore = new GatewaySessions(
       (s, reason) => this.emit('sessionEnd', { sessionId: s.id, shard: [s.shard[0], s.shard[1]], reason }),
       (s, connected) => (connected ? this.occupancy.connect(s.shardKey, s.id) : this.occupancy.disconnect(s.shardKey, s.id)),
     )

@@ -4,12 +4,12 @@ import type { GatewayConnection } from './gateway-connection.js'
 import type { GatewayHandler } from './gateway-handler.js'
 import type { ResolvedSimulatorOptions } from './options.js'
 import { GatewayCloseCode, GatewayOp } from './protocol.js'
-import type { Session, SessionStore } from './sessions.js'
+import type { Session, GatewaySessions } from './sessions.js'
 
 /** Fault injection on a shard's connected sessions: the admin calls tests use to break things on purpose. */
 export class FaultInjector {
   constructor(
-    private readonly sessionStore: SessionStore,
+    private readonly sessionStore: GatewaySessions,
     private readonly handler: GatewayHandler,
     private readonly zombieShards: Set<number>,
     private readonly options: () => ResolvedSimulatorOptions,

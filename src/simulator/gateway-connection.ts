@@ -7,8 +7,8 @@ import {
   PRE_AUTH_OPS,
   type GatewayPayload,
 } from './protocol.js'
-import { monotonicNow } from './clock.js'
-import type { Clock } from './identify-rules.js'
+import { simulatorNow } from './clock.js'
+import type { NowFn } from './identify-rules.js'
 import { SendRateLimiter } from './rate-limit.js'
 import type { Session, SessionSocket } from './sessions.js'
 import { Transport } from './transport.js'
@@ -71,7 +71,7 @@ export class GatewayConnection implements SessionSocket {
     socket: WebSocket,
     readonly request: ConnectionRequest,
     private readonly handler: ConnectionHandler,
-    clock: Clock = monotonicNow,
+    clock: NowFn = simulatorNow,
   ) {
     this.openedAt = clock()
     this.transport = new Transport(socket, request.compress)

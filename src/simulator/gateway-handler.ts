@@ -13,7 +13,7 @@ import {
   SESSION_ENDING_SERVER_CLOSES,
   type GatewayPayload,
 } from './protocol.js'
-import type { Session, SessionSocket, SessionStore } from './sessions.js'
+import type { Session, SessionSocket, GatewaySessions } from './sessions.js'
 import type { StatsCounters } from './stats.js'
 
 /** What the handler needs from the simulator that owns it. */
@@ -21,7 +21,7 @@ export interface GatewayHost {
   options(): ResolvedSimulatorOptions
   readonly guilds: GuildRegistry
   readonly rules: IdentifyRules
-  readonly sessions: SessionStore
+  readonly sessions: GatewaySessions
   readonly counters: StatsCounters
   readonly zombies: ReadonlySet<number>
   resumeGatewayUrl(): string

@@ -1,7 +1,7 @@
-import { monotonicNow } from './clock.js'
+import { simulatorNow } from './clock.js'
 
 /** Milliseconds since the Unix epoch; injectable so the rules can be tested without waiting. */
-export type Clock = () => number
+export type NowFn = () => number
 
 /**
  * What happened to an IDENTIFY that passed validation:
@@ -62,7 +62,7 @@ export class IdentifyRules {
   readonly acceptedByKey = new Map<number, number[]>()
   readonly violations: ViolationRecord[] = []
 
-  constructor(config: IdentifyRulesConfig, budget: BudgetConfig, private readonly clock: Clock = monotonicNow) {
+  constructor(config: IdentifyRulesConfig, budget: BudgetConfig, private readonly clock: NowFn = simulatorNow) {
     this.config = { ...config }
     this.budget = { ...budget }
     this.resetAt = clock() + budget.resetAfterMs

@@ -1,4 +1,4 @@
-import type { Clock } from './identify-rules.js'
+import type { NowFn } from './identify-rules.js'
 
 export interface SendRateLimitConfig {
   /** Payloads allowed per window. */
@@ -18,7 +18,7 @@ export class SendRateLimiter {
   private windowCount = 0
   private readonly sent: number[] = []
 
-  constructor(private readonly config: SendRateLimitConfig, private readonly clock: Clock) {
+  constructor(private readonly config: SendRateLimitConfig, private readonly clock: NowFn) {
     this.windowStart = clock()
   }
 

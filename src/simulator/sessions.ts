@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { monotonicNow } from './clock.js'
+import { simulatorNow } from './clock.js'
 import { GatewayOp, type GatewayPayload } from './protocol.js'
 import { shardOfGuild } from './snowflake.js'
 
@@ -68,7 +68,7 @@ export class Session {
 }
 
 /** Live sessions of one bot (resumable ones included), with Discord's routing rule for dispatches. */
-export class SessionStore {
+export class GatewaySessions {
   private readonly sessions = new Map<string, Session>()
 
   constructor(
@@ -118,7 +118,7 @@ export class SessionStore {
       this.end(session, reason)
       return
     }
-    session.disconnectedAt = monotonicNow()
+    session.disconnectedAt = simulatorNow()
     session.expiryTimer = setTimeout(() => this.end(session, 'expired'), resumeWindowMs)
     session.expiryTimer.unref()
   }

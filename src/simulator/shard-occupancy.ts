@@ -1,4 +1,4 @@
-import type { Clock } from './identify-rules.js'
+import type { NowFn } from './identify-rules.js'
 
 /** A stretch of time during which one `[shard_id, num_shards]` had more than one connected session. */
 export interface ShardOverlap {
@@ -34,7 +34,7 @@ export class ShardOccupancy {
   private history: ShardOverlap[] = []
   private readonly peak = new Map<string, number>()
 
-  constructor(private readonly clock: Clock, private readonly onDuplicate: (join: DuplicateJoin) => void = () => {}) {}
+  constructor(private readonly clock: NowFn, private readonly onDuplicate: (join: DuplicateJoin) => void = () => {}) {}
 
   /** A session of `shard` got a socket (IDENTIFY, or RESUME of a detached session). */
   connect(shard: string, sessionId: string): void {

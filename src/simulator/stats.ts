@@ -1,6 +1,6 @@
 import type { GuildRegistry } from './guilds.js'
 import type { IdentifyOutcome, IdentifyRecord, IdentifyRules, ViolationRecord } from './identify-rules.js'
-import type { SessionStore } from './sessions.js'
+import type { GatewaySessions } from './sessions.js'
 import type { ShardOccupancy, ShardOverlap } from './shard-occupancy.js'
 import { guildCoverage, type GuildCoverage } from './sharding.js'
 
@@ -140,7 +140,7 @@ export class StatsCounters {
 /** Everything `buildStats` reads. */
 export interface StatsSources {
   rules: IdentifyRules
-  sessions: SessionStore
+  sessions: GatewaySessions
   occupancy: ShardOccupancy
   guilds: GuildRegistry
   counters: StatsCounters
