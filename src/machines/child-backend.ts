@@ -21,7 +21,8 @@ import { RpcEndpoint, type CallContext } from '../rpc/endpoint.js'
 import { envelope } from '../ipc/envelope.js'
 import { monotonicNow } from '../util/clock.js'
 import { linkTimings, linkTls } from './link-config.js'
-import { DEFAULT_ASSIGNMENT_LIMITS, field, readAction, readAssignment, readEnvelope, readTarget, type AssignmentLimits } from './messages.js'
+import { field, readAction, readAssignment, readEnvelope, readTarget } from './messages.js'
+import { checkAssignmentPolicy, checkParent } from './policy.js'
 import { LinkOps, sameSlice, type Assignment, type StatusMessage } from './protocol.js'
 import { RemoteHost, type ParentLink } from './remote-host.js'
 
@@ -34,7 +35,8 @@ export class ChildBackend extends PoolBackend implements Backend {
   private readonly config: ChildConfig
   private readonly server: LinkServer
   private readonly rpc: RpcEndpoint
-  private readonly limits: AssignmentLimits
+  /** Fingerprint of the parent whose assignment the running pool carries. */
+  private owner: string | null = null
   private assignment: Assignment | null = null
   private host: RemoteHost | null = null
   private pool: InstancePool | null = null
@@ -54,11 +56,9 @@ export class ChildBackend extends PoolBackend implements Backend {
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly events: ManagerEvents,
-    limits: Partial<AssignmentLimits> = {},
   ) {
     super()
     this.config = opts.machines as ChildConfig
-    this.limits = { ...DEFAULT_ASSIGNMENT_LIMITS, ...limits }
     this.server = new LinkServer({
       host: this.config.host,
       port: this.config.port,
@@ -67,6 +67,7 @@ export class ChildBackend extends PoolBackend implements Backend {
       fieldPrefix: 'machines.',
       ...(this.config.udp ? { caps: ['udp'] } : {}),
       ...linkTimings(this.config.link),
+      authorize: (peer) => checkParent(peer.fingerprint, this.config.policy, this.owner) ?? true,
     })
     this.rpc = new RpcEndpoint(
       {
@@ -177,8 +178,13 @@ export class ChildBackend extends PoolBackend implements Backend {
 
   private async serve(kind: string, d: Record<string, unknown>, ctx: CallContext): Promise<unknown> {
     switch (kind) {
-      case 'fanout':
-        return this.requirePool().run(readAction(d.action), readTarget(d.target), ctx)
+      case 'fanout': {
+        const action = readAction(d.action)
+        if (!this.config.policy.eval && (action.type === 'eval' || action.type === 'script')) {
+          throw new ShardingError('EVAL_REFUSED', 'this child does not run code sent as text (--no-eval / policy.eval: false); use request, send or fetchClientValues')
+        }
+        return this.requirePool().run(action, readTarget(d.target), ctx)
+      }
       case 'respawn':
         await withDeadline(this.requirePool().get(field.int(d.instance, 'instance')).respawn(), ctx, 'the respawn')
         return null
@@ -196,7 +202,8 @@ export class ChildBackend extends PoolBackend implements Backend {
   private async applyAssignment(raw: unknown): Promise<void> {
     let a: Assignment
     try {
-      a = readAssignment(raw, this.limits)
+      a = readAssignment(raw, this.config.limits)
+      checkAssignmentPolicy(a, this.config.policy)
     } catch (err) {
       // Refused before anything changed: the running pool (if any) keeps running.
       this.sendQuietly(LinkOps.ASSIGNED, { refused: toWireError(err) })
@@ -216,6 +223,7 @@ export class ChildBackend extends PoolBackend implements Backend {
       return
     }
     this.assignment = { ...a }
+    this.owner = this.server.peerInfo ? this.server.peerInfo.fingerprint : null
     const host = new RemoteHost(this.assignment, this.parentLink, this.identifyTimes, (name, ...args) => this.onLocalEvent(name, ...args), (e) => this.events.listenerCount(e))
     this.host = host
     const driver = driverFor(a.mode)
@@ -287,6 +295,7 @@ export class ChildBackend extends PoolBackend implements Backend {
     this.poolReady = false
     this.poolFailed = null
     this.assignment = null
+    this.owner = null
     if (pool) await pool.stopAll()
   }
 

@@ -14,13 +14,7 @@ import { arrayOf, bool, int, isPlainObject, object, oneOf, recordOf, schema, sho
 import { OptionsError } from '../errors.js'
 import { FORWARDED_EVENTS, LinkOps, type Assignment, type ChildMessage } from './protocol.js'
 
-/** Limits a child manager puts on what a parent may ask of it (`--max-shards`, `--max-instances`). */
-export interface AssignmentLimits {
-  maxShards: number
-  maxInstances: number
-}
-
-export const DEFAULT_ASSIGNMENT_LIMITS: AssignmentLimits = { maxShards: 4096, maxInstances: 1024 }
+import type { AssignmentLimits } from './limits.js'
 
 /** A link message: an envelope of our protocol version, or a ProtocolError saying why not. */
 export function readEnvelope(msg: unknown): Envelope {

@@ -4,7 +4,7 @@
  * Links are always mutual TLS, so certificates are required on both sides, and their files are
  * checked at construction (not first found missing at start()).
  */
-import { accessSync, constants as fsConstants, statSync } from 'node:fs'
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { isAbsolute, resolve } from 'node:path'
 import { ChildShardingModes, DEFAULT_CHILD_PORT, type ChildShardingMode } from '../constants.js'
@@ -13,6 +13,9 @@ import { arrayOf, bool, int, object, oneOf, optional, recordOf, schema, str, typ
 import type { RestartOptions, TimeoutOptions } from '../manager/options.js'
 import { anyString, restartsShape, timeoutsShape } from '../options/common.js'
 import { parseShards, type ShardsOption } from '../manager/shard-plan.js'
+import { fingerprintOf } from '../net/trust.js'
+import { DEFAULT_ASSIGNMENT_LIMITS, type AssignmentLimits } from './limits.js'
+import { DEFAULT_POLICY, normalizeFingerprint, SAFE_EXEC_ARGV, type ChildPolicy } from './policy.js'
 
 export interface TlsFilesOptions {
   /** Path to this side's certificate (PEM). */
@@ -66,6 +69,20 @@ export interface LinkTuning {
   maxFrameBytes?: number
 }
 
+/** Child: what a trusted parent may make this child do (README "Threat model"). */
+export interface ChildPolicyOptions {
+  /** Environment variable names a parent may set (default: any except NODE_OPTIONS, NODE_PATH, LD_*, DYLD_*, ...). */
+  allowEnv?: string[]
+  /** Node flags a parent may set, added to the safe ones (--max-old-space-size, ...); '*' allows any. */
+  allowExecArgv?: string[]
+  /** false: refuse code sent as text (broadcastEval, discord.js _sEval) from the parent; typed requests still work. Default true. */
+  eval?: boolean
+  /** The only parent certificate that may attach: its SHA-256 fingerprint, or the path of its PEM file. */
+  parent?: string
+  /** A running pool belongs to the parent that assigned it (default true). */
+  stickyParent?: boolean
+}
+
 export interface MachinesOptions {
   me: 'parent' | 'child'
   points?: MachinePoint[]
@@ -73,6 +90,10 @@ export interface MachinesOptions {
   ipc?: { networkHost?: string; networkPort?: number; udp?: boolean }
   tls?: TlsFilesOptions
   link?: LinkTuning
+  /** Child: what a trusted parent may make it do. */
+  policy?: ChildPolicyOptions
+  /** Child: the most shards and instances a parent may assign it (defaults 4096 and 1024). */
+  limits?: { maxShards?: number; maxInstances?: number }
 }
 
 export interface ResolvedPoint {
@@ -90,7 +111,7 @@ export interface ResolvedPoint {
 
 export type ResolvedMachines =
   | { me: 'parent'; points: ResolvedPoint[]; totalFromPoints: number; link: LinkTuning }
-  | { me: 'child'; host: string; port: number; udp: boolean; tls: TlsFilesOptions; link: LinkTuning }
+  | { me: 'child'; host: string; port: number; udp: boolean; tls: TlsFilesOptions; link: LinkTuning; policy: ChildPolicy; limits: AssignmentLimits }
 
 /** A file this process can read (certificates, keys, trust lists), resolved against the working directory. */
 export const readableFile: Schema<string> = schema('a path to a readable file', (v, f) => {
@@ -180,7 +201,28 @@ const childSchema = object({
   points: optional(schema<unknown>('nothing', (v, f) => {
     throw new OptionsError(f, `is for a parent (me: 'parent'); a child gets its shards from the parent`)
   })),
+  policy: optional(
+    object({
+      allowEnv: optional(arrayOf(str(200), 1000)),
+      allowExecArgv: optional(arrayOf(str(200), 1000)),
+      eval: optional(bool()),
+      parent: optional(schema<string>('a fingerprint or a PEM file', (v, f) => parentFingerprint(str(4096).parse(v, f), f))),
+      stickyParent: optional(bool()),
+    }),
+  ),
+  limits: optional(object({ maxShards: optional(int(1, 1_000_000)), maxInstances: optional(int(1, 100_000)) })),
 })
+
+/** `--parent`: a SHA-256 fingerprint, or the parent's certificate file (its fingerprint is taken). */
+function parentFingerprint(v: string, field: string): string {
+  if (/^(sha256:)?([0-9a-f]{2}:?){32}$/i.test(v)) return normalizeFingerprint(v, field)
+  const file = readableFile.parse(v, field)
+  try {
+    return fingerprintOf(readFileSync(file))
+  } catch (err) {
+    throw new OptionsError(field, `${file} is neither a SHA-256 fingerprint nor a readable PEM certificate (${(err as Error).message})`)
+  }
+}
 
 const parentSchema = object({
   me: oneOf(['parent'] as const),
@@ -208,7 +250,16 @@ function resolveChild(raw: MachinesOptions): ResolvedMachines {
     throw new OptionsError('machines.ipc.networkHost', "is required: the IP this child listens on, e.g. '10.0.18.1' or '::1'")
   }
   const c = childSchema.parse(raw, 'machines')
-  return { me: 'child', host: c.ipc.networkHost!, port: c.ipc.networkPort!, udp: c.ipc.udp!, tls: c.tls, link: c.link! }
+  const p: ChildPolicyOptions = c.policy ?? {}
+  const policy: ChildPolicy = {
+    allowEnv: p.allowEnv ?? DEFAULT_POLICY.allowEnv,
+    allowExecArgv: [...SAFE_EXEC_ARGV, ...(p.allowExecArgv ?? [])],
+    eval: p.eval ?? DEFAULT_POLICY.eval,
+    parent: p.parent ?? null,
+    stickyParent: p.stickyParent ?? DEFAULT_POLICY.stickyParent,
+  }
+  const limits: AssignmentLimits = { ...DEFAULT_ASSIGNMENT_LIMITS, ...(c.limits ?? {}) }
+  return { me: 'child', host: c.ipc.networkHost!, port: c.ipc.networkPort!, udp: c.ipc.udp!, tls: c.tls, link: c.link!, policy, limits }
 }
 
 function resolveParent(raw: MachinesOptions): ResolvedMachines {

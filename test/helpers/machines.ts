@@ -34,12 +34,12 @@ const procs = new Set<ChildProcess>()
 /** Fast link timings for tests: quick reconnects and liveness. */
 export const FAST_LINK = { heartbeatInterval: 200, heartbeatTimeout: 1500, reconnectDelay: 100, maxReconnectDelay: 400 }
 
-export function childManager(cert: MadeCert, trust: string[], host: string, port: number, extra: Record<string, unknown> = {}, udp = false): ShardingManager {
+export function childManager(cert: MadeCert, trust: string[], host: string, port: number, extra: Record<string, unknown> = {}, udp = false, machines: Record<string, unknown> = {}): ShardingManager {
   const m = new ShardingManager({
     file: fixture('basic-client.mjs'),
     mode: 'machines',
-    machines: { me: 'child', ipc: { networkHost: host, networkPort: port, udp }, tls: { public: cert.certPath, private: cert.keyPath, trustedConnections: trust }, link: FAST_LINK },
     ...extra,
+    machines: { me: 'child', ipc: { networkHost: host, networkPort: port, udp }, tls: { public: cert.certPath, private: cert.keyPath, trustedConnections: trust }, link: FAST_LINK, ...machines },
   } as never)
   m.on('error', () => {})
   live.add(m)
