@@ -83,7 +83,18 @@ export class ShardingClient extends EventEmitter {
     runtime.events.on('message', (message, from) => this.emit('message', message, from))
     runtime.events.on('request', (req: IncomingRequest) => this.emit('request', req))
     runtime.events.on('shutdown', (info) => this.emit('shutdown', info))
+    runtime.events.on('activate', () => this.emit('activate'))
+    runtime.events.on('deactivate', () => this.emit('deactivate'))
     runtime.post(Ops.ATTACHED, { target: 'sharding' })
+  }
+
+  /**
+   * Whether this instance's shard set serves the bot. During a re-shard the new set connects beside
+   * the old one and both receive gateway events; a bot that must not answer twice handles events
+   * only while `active` ('activate' / 'deactivate' tell when it changes).
+   */
+  get active(): boolean {
+    return this.runtime.active
   }
 
   /** Tells the manager this instance is ready (all its shards connected). Idempotent. */

@@ -21,6 +21,8 @@ export const Ops = {
   HEARTBEAT: 'hb',
   SHUTDOWN: 'shutdown',
   MESSAGE: 'msg',
+  /** Whether this instance's shard set serves the bot (false for a new set during a re-shard). */
+  ACTIVE: 'active',
   // both directions
   REQUEST: 'req',
   RESPONSE: 'res',

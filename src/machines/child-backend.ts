@@ -236,7 +236,7 @@ export class ChildBackend extends PoolBackend implements Backend {
     this.pool = pool
     this.poolReady = false
     this.poolFailed = null
-    this.sendQuietly(LinkOps.ASSIGNED, { adopted: false, sessions: {}, instances: pool.status(), recentIdentifies: this.recentIdentifies() })
+    this.sendQuietly(LinkOps.ASSIGNED, { adopted: false, sessions: [], instances: pool.status(), recentIdentifies: this.recentIdentifies() })
     this.events.emitEvent('debug', `assigned shards ${a.shards[0]}-${a.shards[a.shards.length - 1]} of ${a.totalShards} (${a.mode})`)
     // Status is state, not a log: a periodic refresh, sent only while a parent is attached.
     this.statusTimer = setInterval(() => this.pushStatus(), Math.max(1000, a.timeouts.heartbeatInterval))

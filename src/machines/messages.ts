@@ -107,8 +107,8 @@ export function readChildMessage(msg: Envelope): ChildMessage {
   switch (msg.op) {
     case LinkOps.ASSIGNED:
       if (isPlainObject(d.refused)) return { op: 'assigned', d: { refused: { name: String(d.refused.name ?? 'Error'), message: String(d.refused.message ?? ''), code: typeof d.refused.code === 'string' ? d.refused.code : undefined } } }
-      if (typeof d.adopted !== 'boolean' || !Array.isArray(d.instances) || !isPlainObject(d.sessions)) return fail('expected { adopted, sessions, instances }')
-      return { op: 'assigned', d: { adopted: d.adopted, sessions: d.sessions as never, instances: instancesOf(d.instances, fail), recentIdentifies: recentOf(d.recentIdentifies) } }
+      if (typeof d.adopted !== 'boolean' || !Array.isArray(d.instances) || !Array.isArray(d.sessions)) return fail('expected { adopted, sessions, instances }')
+      return { op: 'assigned', d: { adopted: d.adopted, sessions: d.sessions.filter(isSession) as never, instances: instancesOf(d.instances, fail), recentIdentifies: recentOf(d.recentIdentifies) } }
     case LinkOps.STATUS:
       if (!Array.isArray(d.instances) || typeof d.ready !== 'boolean') return fail('expected { instances, ready }')
       return { op: 'status', d: { instances: instancesOf(d.instances, fail), ready: d.ready, ...(isPlainObject(d.failed) ? { failed: { name: String(d.failed.name ?? 'Error'), message: String(d.failed.message ?? ''), code: typeof d.failed.code === 'string' ? d.failed.code : undefined } } : {}) } }
@@ -116,9 +116,9 @@ export function readChildMessage(msg: Envelope): ChildMessage {
       if (typeof d.holder !== 'string' || (d.outcome !== 'ready' && d.outcome !== 'failed')) return fail('expected { holder, outcome }')
       return { op: 'release', d: { holder: d.holder, outcome: d.outcome } }
     case LinkOps.SESSION:
-      if (typeof d.shardId !== 'number' || !Number.isInteger(d.shardId)) return fail('expected { shardId, session }')
-      if (d.session !== null && !isSession(d.session)) return fail('session must be null or { sessionId, sequence, resumeURL, shardCount }')
-      return { op: 'session', d: { shardId: d.shardId, session: d.session as never } }
+      if (typeof d.shardId !== 'number' || !Number.isInteger(d.shardId) || typeof d.totalShards !== 'number' || !Number.isInteger(d.totalShards)) return fail('expected { shardId, totalShards, session }')
+      if (d.session !== null && !isSession(d.session)) return fail('session must be null or { sessionId, sequence, resumeURL, shardId, shardCount }')
+      return { op: 'session', d: { shardId: d.shardId, totalShards: d.totalShards, session: d.session as never } }
     case LinkOps.UNCOORDINATED:
       return { op: 'uncoordinated', d: { shards: idList.parse(d.shards, 'shards') } }
     case LinkOps.EVENT:
@@ -130,7 +130,7 @@ export function readChildMessage(msg: Envelope): ChildMessage {
 }
 
 function isSession(v: unknown): boolean {
-  return isPlainObject(v) && typeof v.sessionId === 'string' && typeof v.sequence === 'number' && typeof v.resumeURL === 'string' && typeof v.shardCount === 'number'
+  return isPlainObject(v) && typeof v.sessionId === 'string' && typeof v.sequence === 'number' && typeof v.resumeURL === 'string' && typeof v.shardCount === 'number' && typeof v.shardId === 'number'
 }
 
 function instancesOf(list: unknown[], fail: (why: string) => never): never {

@@ -169,7 +169,7 @@ export class ParentBackend implements Backend {
         return
       }
       case 'session':
-        if (machine.owns(msg.d.shardId)) authority.sessions.update(msg.d.shardId, msg.d.session)
+        if (machine.owns(msg.d.shardId)) authority.sessions.update(msg.d.shardId, msg.d.totalShards, msg.d.session)
         return
       case 'uncoordinated':
         authority.noteIdentifies('uncoordinated', msg.d.shards.filter((s) => machine.owns(s)))
@@ -179,7 +179,7 @@ export class ParentBackend implements Backend {
           this.emit('machineError', { machine: machine.id, code: msg.d.refused.code ?? 'ASSIGNMENT_REFUSED', reason: `refused its assignment: ${msg.d.refused.message}` })
           return
         }
-        for (const [id, s] of Object.entries(msg.d.sessions)) if (machine.owns(Number(id))) authority.sessions.update(Number(id), s)
+        for (const s of msg.d.sessions) if (machine.owns(s.shardId)) authority.sessions.update(s.shardId, s.shardCount, s)
         // Identify turns the child got from a previous parent still count against the windows.
         for (const r of msg.d.recentIdentifies) if (machine.owns(r.shardId)) authority.scheduler.markUsed([r.shardId], r.agoMs)
         return

@@ -49,7 +49,7 @@ export interface RecentIdentify {
 }
 
 export type AssignedMessage =
-  | { adopted: boolean; sessions: Record<number, SessionInfo>; instances: InstanceInfo[]; recentIdentifies: RecentIdentify[] }
+  | { adopted: boolean; sessions: SessionInfo[]; instances: InstanceInfo[]; recentIdentifies: RecentIdentify[] }
   | { refused: WireError }
 
 export interface StatusMessage {
@@ -63,7 +63,7 @@ export interface StatusMessage {
 export type ChildMessage =
   | { op: 'assigned'; d: AssignedMessage }
   | { op: 'release'; d: { holder: string; outcome: 'ready' | 'failed' } }
-  | { op: 'session'; d: { shardId: number; session: SessionInfo | null } }
+  | { op: 'session'; d: { shardId: number; totalShards: number; session: SessionInfo | null } }
   | { op: 'uncoordinated'; d: { shards: number[] } }
   /** `args` are serialized with ipc/values.ts so errors and infos arrive intact. */
   | { op: 'event'; d: { name: string; args: unknown } }

@@ -41,6 +41,8 @@ export class RemoteHost implements InstanceHost {
   private pool: LocalPool | null = null
   /** The parent's start gate found the bot coordinated: every later start slot is free. */
   private coordinated = false
+  /** Whether this set serves the bot (false for a re-shard's new set until the parent switches). */
+  active = true
 
   constructor(
     private readonly assignment: Assignment,
@@ -92,10 +94,10 @@ export class RemoteHost implements InstanceHost {
       for (const s of shards) this.identifyTimes.set(s, now)
       this.parent.send(LinkOps.UNCOORDINATED, { shards })
     },
-    sessionsFor: (shards) => this.sessions.forShards(shards, this.totalShards),
-    updateSession: (shardId: number, session: SessionInfo | null) => {
-      this.sessions.update(shardId, session)
-      this.parent.send(LinkOps.SESSION, { shardId, session })
+    sessionsFor: (shards, totalShards) => this.sessions.forShards(shards, totalShards),
+    updateSession: (shardId: number, totalShards: number, session: SessionInfo | null) => {
+      this.sessions.update(shardId, totalShards, session)
+      this.parent.send(LinkOps.SESSION, { shardId, totalShards, session })
     },
   }
 

@@ -14,6 +14,7 @@ import type { Backend, ManagerStatus } from './backend.js'
 import type { InstanceAction } from './instance-channel.js'
 import { LocalBackend } from './local-backend.js'
 import { resolveOptions, type ResolvedOptions, type ShardingManagerOptions } from './options.js'
+import type { ReshardOptions } from './reshard.js'
 import { createMachinesBackend } from '../machines/backend.js'
 
 export interface BroadcastEvalOptions<C = unknown> extends TargetOptions {
@@ -109,6 +110,17 @@ export class ShardingManager extends EventEmitter {
   /** Restarts every instance, one at a time, each only after the previous is ready again. */
   rollingRestart(options: OperationOptions = {}): Promise<void> {
     return this.backend.rollingRestart(operationScope(options))
+  }
+
+  /**
+   * Re-shards without downtime: starts the new shard set beside the running one (paced by the same
+   * identify authority), switches routing to it once every new shard is ready, then stops the old
+   * set. Refused before anything starts when the daily identify budget cannot pay for the new set.
+   * Events: reshardStart, reshardProgress { ready, total }, reshardDone, reshardFailed (the old set keeps running).
+   */
+  reshard(options: ReshardOptions = {}): Promise<void> {
+    if (!this.backend.reshard) return Promise.reject(new ShardingError('NOT_ROOT', 'a MACHINES child is re-sharded by its parent; call reshard() on the parent'))
+    return this.backend.reshard(options)
   }
 
   /** Machines → instances → shards, with state, pid/thread, restarts, uptime, last heartbeat, memory. */

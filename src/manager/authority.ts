@@ -10,6 +10,9 @@ import type { ResolvedOptions } from './options.js'
 import { SessionStore } from './session-store.js'
 import { StartGate, type StartSlot } from './start-gate.js'
 import { range } from './shard-plan.js'
+
+/** How often the budget is re-read from /gateway/bot. */
+const BUDGET_REFRESH_MS = 10 * 60_000
 import type { RootServices } from './instance-host.js'
 import { systemClock } from '../util/clock.js'
 
@@ -38,9 +41,10 @@ export class Authority implements RootServices {
   readonly sessions = new SessionStore()
 
   readonly totalShards: number
+  private refreshTimer: NodeJS.Timeout | null = null
 
   constructor(
-    opts: ResolvedOptions,
+    private readonly opts: ResolvedOptions,
     layout: BotLayout,
     private readonly emit: (name: string, ...a: unknown[]) => void,
   ) {
@@ -61,6 +65,26 @@ export class Authority implements RootServices {
     if (budget && budget.remaining < layout.shards.length) {
       emit('error', new Error(`only ${budget.remaining} identifies left today for ${layout.shards.length} shards; the rest wait for the budget reset in ${budget.resetAfter} ms`))
     }
+    // Discord's own count is the truth (other processes, other days): re-read it now and then.
+    if (opts.token && !opts.identify.budget) {
+      this.refreshTimer = setInterval(() => void this.refreshBudget().catch((err) => emit('debug', `budget refresh failed: ${(err as Error).message}`)), BUDGET_REFRESH_MS)
+      this.refreshTimer.unref()
+    }
+  }
+
+  /** The daily identify budget now: { total, remaining, resetAt (epoch ms) }, or null when unlimited. */
+  budget(): { total: number; remaining: number; resetAt: number } | null {
+    const b = this.scheduler.budgetNow()
+    return b ? { total: b.total, remaining: b.remaining, resetAt: Math.round(Date.now() + (b.resetAt - systemClock.now())) } : null
+  }
+
+  /** Re-reads session_start_limit from /gateway/bot (with a token); the scheduler then paces by it. */
+  async refreshBudget(): Promise<void> {
+    if (!this.opts.token || this.opts.identify.budget) return
+    const info = await fetchGatewayBot(this.opts.api, this.opts.token)
+    const l = info.session_start_limit
+    this.scheduler.setBudget({ total: l.total, remaining: l.remaining, resetAt: systemClock.now() + l.reset_after })
+    this.emit('debug', `identify budget refreshed: ${l.remaining} of ${l.total} left, reset in ${l.reset_after} ms`)
   }
 
   identify(shardId: number, signal: AbortSignal): Promise<void> {
@@ -76,16 +100,17 @@ export class Authority implements RootServices {
   }
 
   noteIdentifies(how: 'coordinated' | 'uncoordinated', shards: number[]): void {
-    if (how === 'coordinated') this.gate.noteCoordinatedIdentify()
-    else this.scheduler.markUsed(shards)
+    if (how === 'coordinated') return this.gate.noteCoordinatedIdentify()
+    this.scheduler.markUsed(shards)
+    this.scheduler.spend(shards.length)
   }
 
-  sessionsFor(shards: number[]): Record<number, SessionInfo> {
-    return this.sessions.forShards(shards, this.totalShards)
+  sessionsFor(shards: number[], totalShards: number): Record<number, SessionInfo> {
+    return this.sessions.forShards(shards, totalShards)
   }
 
-  updateSession(shardId: number, session: SessionInfo | null): void {
-    this.sessions.update(shardId, session)
+  updateSession(shardId: number, totalShards: number, session: SessionInfo | null): void {
+    this.sessions.update(shardId, totalShards, session)
   }
 
   stats(strategy: string) {
@@ -93,6 +118,7 @@ export class Authority implements RootServices {
   }
 
   close(): void {
+    if (this.refreshTimer) clearInterval(this.refreshTimer)
     this.scheduler.close()
     this.gate.close()
   }

@@ -3,6 +3,7 @@ import type { FanoutEntry, Target } from '../ipc/targets.js'
 import type { CallScope } from '../rpc/endpoint.js'
 import type { InstanceAction, InstanceInfo } from './instance.js'
 import type { IdentifyBudget } from './identify-scheduler.js'
+import type { ReshardOptions } from './reshard.js'
 
 export interface MachineStatus {
   id: string
@@ -20,6 +21,8 @@ export interface ManagerStatus {
   ready: boolean
   identify: { granted: number; waiting: number; maxConcurrency: number; spacingMs: number; strategy: string; budget?: IdentifyBudget } | null
   machines: MachineStatus[]
+  /** While a re-shard runs: the new set (its instances, or per machine in MACHINES mode). */
+  reshard?: { totalShards: number; instances?: InstanceInfo[]; machines?: MachineStatus[] }
 }
 
 export interface Backend {
@@ -29,5 +32,7 @@ export interface Backend {
   fanout(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]>
   respawn(instanceId: number, scope: CallScope): Promise<void>
   rollingRestart(scope: CallScope): Promise<void>
+  /** Runs a new shard set beside the old one and switches to it (not on a MACHINES child). */
+  reshard?(options: ReshardOptions): Promise<void>
   status(): ManagerStatus
 }

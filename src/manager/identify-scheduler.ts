@@ -85,6 +85,18 @@ export class IdentifyScheduler extends EventEmitter {
     this.keys.clear()
   }
 
+  /** What is left of the daily budget now (after a reset that is due), or undefined when unlimited. */
+  budgetNow(): IdentifyBudget | undefined {
+    if (!this.budget) return undefined
+    this.budgetWait(this.clock.now())
+    return { ...this.budget }
+  }
+
+  /** Identifies that happened without a grant (a bot's own throttler) spend the budget too. */
+  spend(count: number): void {
+    if (this.budget) this.budget.remaining = Math.max(0, this.budget.remaining - count)
+  }
+
   setBudget(budget: IdentifyBudget | undefined): void {
     this.budget = budget ? { ...budget } : undefined
     for (const key of this.keys.keys()) this.pump(key)

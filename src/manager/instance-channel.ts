@@ -103,7 +103,7 @@ export class InstanceChannel {
         if (typeof d.shardId === 'number' && typeof d.state === 'string') this.reports.shard(d.shardId, d.state, typeof d.code === 'number' ? d.code : undefined)
         return
       case Ops.SESSION:
-        if (typeof d.shardId === 'number' && this.origin.shards.includes(d.shardId)) this.host.root.updateSession(d.shardId, (d.session ?? null) as SessionInfo | null)
+        if (typeof d.shardId === 'number' && this.origin.shards.includes(d.shardId)) this.host.root.updateSession(d.shardId, this.host.totalShards, (d.session ?? null) as SessionInfo | null)
         return
       case Ops.HEARTBEAT_ACK:
         return this.reports.heartbeatAck(d)

@@ -22,8 +22,9 @@ export interface RootServices {
    * these shards just now).
    */
   noteIdentifies(how: 'coordinated' | 'uncoordinated', shards: number[]): void
-  sessionsFor(shards: number[]): Record<number, SessionInfo>
-  updateSession(shardId: number, session: SessionInfo | null): void
+  /** Sessions of these shards opened with `totalShards` (what a respawned instance may RESUME). */
+  sessionsFor(shards: number[], totalShards: number): Record<number, SessionInfo>
+  updateSession(shardId: number, totalShards: number, session: SessionInfo | null): void
 }
 
 /** The manager tier as a bot sees it. */
@@ -37,6 +38,8 @@ export interface BotServices {
 export interface InstanceHost {
   readonly machineId: string
   readonly totalShards: number
+  /** Whether the host's shard set serves the bot now (false for a re-shard's new set until the switch). */
+  readonly active: boolean
   /** Default deadline of calls that discord.js's protocol makes without one, ms. */
   readonly requestTimeout: number
   readonly root: RootServices

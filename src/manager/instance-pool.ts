@@ -73,6 +73,10 @@ export class InstancePool {
     )
   }
 
+  setActive(active: boolean): void {
+    for (const i of this.instances.values()) i.setActive(active)
+  }
+
   /** One instance at a time; the next only once the previous is ready again. */
   async rollingRestart(): Promise<void> {
     for (const instance of this.instances.values()) await instance.respawn()

@@ -150,6 +150,11 @@ export class Instance {
     return Promise.reject(this.notRunningError())
   }
 
+  /** Tells a running instance whether its shard set serves the bot (a re-shard switched sets). */
+  setActive(active: boolean): void {
+    this.channel?.post(Ops.ACTIVE, { active })
+  }
+
   info(): InstanceInfo {
     return {
       id: this.id,
@@ -213,7 +218,8 @@ export class Instance {
         shards: this.shards,
         totalShards: this.host.totalShards,
         file: this.settings.file,
-        sessions: this.host.root.sessionsFor(this.shards),
+        sessions: this.host.root.sessionsFor(this.shards, this.host.totalShards),
+        active: this.host.active,
       }),
     }
     this.lastCrash = null

@@ -1,19 +1,25 @@
 /**
  * PROCESSES / WORKERS mode on one machine: the manager owns the authority and drives its
- * instances directly.
+ * instances directly. The instances form a shard set (one shard count); a re-shard starts a
+ * second set beside the first and switches to it once every new shard is ready.
  */
+import { ShardingError } from '../errors.js'
 import type { InstanceDriver } from '../modes/driver.js'
 import { ProcessDriver } from '../modes/processes.js'
 import { WorkerDriver } from '../modes/workers.js'
+import { NO_DEADLINE, deadlineIn } from '../rpc/deadline.js'
 import type { CallContext } from '../rpc/endpoint.js'
+import { withDeadline } from '../rpc/scope.js'
 import { Authority, resolveLayout } from './authority.js'
 import type { Backend, ManagerStatus } from './backend.js'
 import { answerBotRequest, type Origin } from './bot-requests.js'
+import { fetchGatewayBot } from './gateway-info.js'
 import type { InstanceSettings } from './instance.js'
-import type { BotServices, InstanceHost, RootServices } from './instance-host.js'
+import type { BotServices, InstanceHost } from './instance-host.js'
 import { InstancePool } from './instance-pool.js'
 import type { ResolvedOptions } from './options.js'
-import { planInstances } from './shard-plan.js'
+import { checkBudget, reshardSchema, type ReshardOptions } from './reshard.js'
+import { planInstances, range } from './shard-plan.js'
 import { PoolBackend } from './pool-backend.js'
 
 export interface ManagerEvents {
@@ -31,11 +37,19 @@ export function instanceSettings(opts: ResolvedOptions, driver: InstanceDriver, 
   return { driver, file, env, execArgv: opts.execArgv, args: opts.args, respawn: opts.respawn, restarts: opts.restarts, timeouts: opts.timeouts }
 }
 
-export class LocalBackend extends PoolBackend implements Backend, InstanceHost {
+/** One shard count's instances, and the host they see. */
+interface ShardSet {
+  readonly totalShards: number
+  readonly host: InstanceHost & { active: boolean; onInstanceReady: (() => void) | null }
+  readonly pool: InstancePool
+}
+
+export class LocalBackend extends PoolBackend implements Backend {
   readonly machineId = 'local'
-  totalShards = 0
   private authority: Authority | null = null
-  private pool: InstancePool | null = null
+  private set: ShardSet | null = null
+  /** The set a re-shard is starting, until it becomes `set`. */
+  private next: ShardSet | null = null
   private isReady = false
 
   constructor(
@@ -45,24 +59,69 @@ export class LocalBackend extends PoolBackend implements Backend, InstanceHost {
     super()
   }
 
-  get requestTimeout(): number {
-    return this.opts.timeouts.request
+  get totalShards(): number {
+    return this.set?.totalShards ?? 0
   }
 
   async start(): Promise<void> {
     const layout = await resolveLayout(this.opts, null, this.emitEvent)
-    this.totalShards = layout.totalShards
     this.authority = new Authority(this.opts, layout, this.emitEvent)
-    const driver = driverFor(this.opts.mode as 'processes' | 'workers')
-    this.pool = new InstancePool(this, instanceSettings(this.opts, driver, this.opts.file!), planInstances(layout.shards, this.opts.shardsPerInstance))
-    await this.pool.startAll()
+    this.set = this.makeSet(layout.totalShards, layout.shards, this.opts.shardsPerInstance, true)
+    await this.set.pool.startAll()
     this.isReady = true
     this.emitEvent('ready')
   }
 
   async stop(): Promise<void> {
     this.authority?.close()
-    await this.pool?.stopAll()
+    await Promise.all([this.next?.pool.stopAll(), this.set?.pool.stopAll()])
+  }
+
+  /**
+   * Starts the new shard set beside the running one (identify-paced by the same authority), switches
+   * routing to it once every new shard is ready, then stops the old set. On failure the new set is
+   * stopped and the old one keeps running.
+   */
+  async reshard(raw: ReshardOptions = {}): Promise<void> {
+    const o = reshardSchema.parse(raw ?? {}, 'reshard')
+    const authority = this.requireAuthority()
+    const old = this.set!
+    if (this.next) throw new ShardingError('RESHARD_RUNNING', 'a re-shard is already running; wait for reshardDone or reshardFailed')
+    if (o.points) throw new ShardingError('INVALID_OPTION', 'reshard.points: only applies to MACHINES mode')
+    if (old.pool.instances.size === 0 || !coversAll(old)) {
+      throw new ShardingError('RESHARD_SLICE', 'this manager runs a slice of the bot (shards/totalShards); re-shard from a manager that runs every shard')
+    }
+    const total = o.totalShards === 'auto' ? await this.recommended() : (o.totalShards ?? old.totalShards)
+    const perInstance = o.shardsPerInstance ?? this.opts.shardsPerInstance
+    await authority.refreshBudget().catch((err) => this.emitEvent('debug', `budget refresh failed: ${(err as Error).message}`))
+    checkBudget(authority.budget(), total)
+    const next = this.makeSet(total, range(0, total - 1), perInstance, false)
+    this.next = next
+    this.emitEvent('reshardStart', { from: { totalShards: old.totalShards, instances: old.pool.instances.size }, to: { totalShards: total, instances: next.pool.instances.size } })
+    const progress = () => {
+      const ready = next.pool.status().reduce((n, i) => n + (i.state === 'ready' ? i.shards.length : 0), 0)
+      this.emitEvent('reshardProgress', { ready, total })
+    }
+    next.host.onInstanceReady = progress
+    try {
+      await withDeadline(next.pool.startAll(), { deadline: o.timeout ? deadlineIn(o.timeout) : NO_DEADLINE }, 'the re-shard')
+    } catch (err) {
+      this.next = null
+      await next.pool.stopAll()
+      if (total !== old.totalShards) authority.sessions.dropCount(total)
+      this.emitEvent('reshardFailed', { error: err, totalShards: old.totalShards })
+      throw err
+    }
+    // Switch: from now on calls, status and events are the new set's; then the old set stops.
+    next.host.active = true
+    next.pool.setActive(true)
+    old.host.active = false
+    old.pool.setActive(false)
+    this.set = next
+    this.next = null
+    await old.pool.stopAll()
+    if (old.totalShards !== total) authority.sessions.dropCount(old.totalShards)
+    this.emitEvent('reshardDone', { totalShards: total, instances: next.pool.instances.size })
   }
 
   status(): ManagerStatus {
@@ -72,22 +131,18 @@ export class LocalBackend extends PoolBackend implements Backend, InstanceHost {
       totalShards: this.totalShards || null,
       ready: this.isReady,
       identify: this.authority ? this.authority.stats(this.opts.identify.strategy) : null,
-      machines: [{ id: this.machineId, state: 'up', instances: this.pool?.status() ?? [] }],
+      machines: [{ id: this.machineId, state: 'up', instances: this.set?.pool.status() ?? [] }],
+      ...(this.next ? { reshard: { totalShards: this.next.totalShards, instances: this.next.pool.status() } } : {}),
     }
   }
 
   /** Requests in flight on every instance channel (0 when idle: nothing is ever left behind). */
   inFlight(): number {
-    return this.pool?.inFlight() ?? 0
+    return (this.set?.pool.inFlight() ?? 0) + (this.next?.pool.inFlight() ?? 0)
   }
 
-  /** This manager is the root: the authority answers for every instance. */
-  get root(): RootServices {
-    if (!this.authority) throw new Error('the manager is not started; call manager.start() first')
-    return this.authority
-  }
-
-  readonly bot: BotServices = {
+  /** What every instance asks of the manager tier is answered by the set that serves the bot now. */
+  private readonly bot: BotServices = {
     request: (from: Origin, kind: string, data: Record<string, unknown>, ctx: CallContext) =>
       answerBotRequest(
         {
@@ -104,10 +159,49 @@ export class LocalBackend extends PoolBackend implements Backend, InstanceHost {
     rawMessage: (from: Origin, message: unknown) => this.emitEvent('message', message, from),
   }
 
+  private makeSet(totalShards: number, shards: number[], perInstance: number, active: boolean): ShardSet {
+    const authority = this.requireAuthority()
+    const requestTimeout = this.opts.timeouts.request
+    const emitEvent = this.emitEvent
+    const host = {
+      machineId: this.machineId,
+      totalShards,
+      active,
+      requestTimeout,
+      root: authority,
+      bot: this.bot,
+      onInstanceReady: null as (() => void) | null,
+      emitEvent(name: string, ...args: unknown[]) {
+        emitEvent(name, ...args)
+        if (name === 'instanceReady') this.onInstanceReady?.()
+      },
+    }
+    const driver = driverFor(this.opts.mode as 'processes' | 'workers')
+    const pool = new InstancePool(host, instanceSettings(this.opts, driver, this.opts.file!), planInstances(shards, perInstance))
+    return { totalShards, host, pool }
+  }
+
+  private async recommended(): Promise<number> {
+    if (!this.opts.token) throw new ShardingError('INVALID_OPTION', "reshard.totalShards: 'auto' asks /gateway/bot and needs the manager's `token`")
+    return (await fetchGatewayBot(this.opts.api, this.opts.token)).shards
+  }
+
+  private requireAuthority(): Authority {
+    if (!this.authority) throw new ShardingError('NOT_STARTED', 'the manager is not started; call manager.start() first')
+    return this.authority
+  }
+
   readonly emitEvent = (name: string, ...args: unknown[]): void => this.events.emitEvent(name, ...args)
 
   protected requirePool(): InstancePool {
-    if (!this.pool) throw new Error('the manager is not started; call manager.start() first')
-    return this.pool
+    if (!this.set) throw new ShardingError('NOT_STARTED', 'the manager is not started; call manager.start() first')
+    return this.set.pool
   }
+}
+
+/** Whether the set runs every shard of its bot (a slice cannot be re-sharded alone). */
+function coversAll(set: ShardSet): boolean {
+  let n = 0
+  for (const i of set.pool.instances.values()) n += i.shards.length
+  return n === set.totalShards
 }

@@ -27,6 +27,8 @@ export interface InstanceContext {
   file: string
   /** Last known sessions of this instance's shards, handed over on respawn. */
   sessions: Record<number, SessionInfo>
+  /** False while this instance belongs to a new shard set that a re-shard has not switched to yet. */
+  active?: boolean
 }
 
 export function contextToEnv(ctx: InstanceContext): Record<string, string> {

@@ -49,6 +49,8 @@ export class InstanceRuntime {
   private readonly sentSessionIds = new Map<number, string | null>()
   private sessionTimer: NodeJS.Timeout | null = null
   private shuttingDown = false
+  /** See InstanceContext.active; changed by the manager when a re-shard switches sets. */
+  active: boolean
 
   static current(): InstanceRuntime | null {
     return ((globalThis as Record<symbol, unknown>)[RUNTIME_KEY] as InstanceRuntime | undefined) ?? null
@@ -67,6 +69,7 @@ export class InstanceRuntime {
 
   private constructor(context: InstanceContext) {
     this.context = context
+    this.active = context.active !== false
     this.channel = openManagerChannel(context.mode)
     this.rpc = new RpcEndpoint(
       {
@@ -139,6 +142,13 @@ export class InstanceRuntime {
       case Ops.MESSAGE: {
         const d = msg.d as { message: unknown; from: unknown }
         this.events.emit('message', deserializeValue(d.message), d.from)
+        return
+      }
+      case Ops.ACTIVE: {
+        const active = Boolean((msg.d as { active?: boolean } | undefined)?.active)
+        if (active === this.active) return
+        this.active = active
+        this.events.emit(active ? 'activate' : 'deactivate')
         return
       }
       case Ops.SHUTDOWN:

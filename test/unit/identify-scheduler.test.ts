@@ -100,8 +100,8 @@ describe('IdentifyScheduler on the system clock', () => {
     const s = new IdentifyScheduler({ maxConcurrency: 1, windowMs: 200, marginMs: 0 })
     const realNow = Date.now
     try {
+      const t0 = performance.now() // before the first grant, so the second is at least one window later
       await s.acquire(0)
-      const t0 = performance.now()
       // NTP moves the wall clock a day ahead: a Date.now()-based window would open at once.
       Date.now = () => realNow() + 86_400_000
       await s.acquire(1)
