@@ -1,7 +1,9 @@
 /**
  * The parent's view of one child machine: its mutual-TLS link (reconnecting with backoff), the
- * requests in flight on it, its assignment, and the instance status it last reported. Every
- * message from the child is checked (messages.ts) before anything acts on it.
+ * requests in flight on it, the slice of the bot it runs (as a shard set; a re-shard adds the next
+ * set for a while), and the instance status it last reported. A spare runs no slice until the
+ * parent moves a lost machine's slice to it. Every message from the child is checked
+ * (messages.ts) before anything acts on it.
  */
 import { LinkLostError, ShardingError } from '../errors.js'
 import { envelope } from '../ipc/envelope.js'
@@ -15,11 +17,12 @@ import { planInstances, type InstancePlan } from '../manager/shard-plan.js'
 import type { StartGate } from '../manager/start-gate.js'
 import { UdpEndpoint } from '../net/udp/index.js'
 import { autoUdp, LinkClient, type DownEvent, type RefusedEvent, type UpEvent } from '../net/index.js'
+import type { SessionInfo } from '../runtime/context.js'
 import { deadlineIn } from '../rpc/deadline.js'
 import { RpcEndpoint, type RpcHandler } from '../rpc/endpoint.js'
 import { linkTimings, linkTls } from './link-config.js'
 import { readChildMessage, readEnvelope } from './messages.js'
-import type { LinkTuning, ResolvedPoint } from './options.js'
+import type { ChildManagerOptions, LinkTuning, ResolvedPoint } from './options.js'
 import { LinkOps, type Assignment, type ChildMessage } from './protocol.js'
 
 export interface MachineCallbacks {
@@ -27,12 +30,33 @@ export interface MachineCallbacks {
   handleRequest: RpcHandler
   handleMessage(msg: ChildMessage): void
   onNewSession(): void
-  /** The machine has been unreachable for `lostAfter` ms (or started a new session): its exclusive start slots are void. */
+  /** The machine has been unreachable for `lostAfter` ms: its exclusive start slots are void. */
   releaseSlots(): void
+  /** The parent's sessions for these shards at this total (sent with an assignment, so shards RESUME). */
+  sessionsFor(shards: number[], totalShards: number): SessionInfo[]
+  /** Link state changed (up, down, lost): the parent reconsiders failovers. */
+  linkChanged(machine: MachineLink): void
+}
+
+/** What a machine runs: a range of the bot at one shard count, as one shard set. */
+export interface Slice {
+  set: number
+  totalShards: number
+  shards: number[]
+  shardsPerInstance: number
+  firstInstanceId: number
+  mode: 'processes' | 'workers'
+  childOptions: ChildManagerOptions
 }
 
 /** How long a machine may stay unreachable before calls waiting on it fail and its start slot is freed. */
 const DEFAULT_HEARTBEAT_TIMEOUT = 15_000
+
+interface SetState {
+  instances: InstanceInfo[]
+  ready: boolean
+  waiters: { resolve(): void; reject(e: Error): void }[]
+}
 
 export class MachineLink {
   readonly id: string
@@ -40,27 +64,37 @@ export class MachineLink {
   readonly rpc: RpcEndpoint
   /** Exclusive start slots an instance on this machine holds (released if the child goes away). */
   readonly heldSlots = new Set<string>()
-  private readonly plans: InstancePlan[]
+  /** The slice that serves the bot on this machine (null: a spare, or its range moved away). */
+  slice: Slice | null
+  /** A re-shard's next slice, until the switch. */
+  next: Slice | null = null
+  /** Where this machine's slice went when it was lost (status shows it). */
+  movedTo: string | null = null
+  /** Fence timeout sent with assignments (set when spares exist). */
+  fenceAfter = 0
+  private plans: InstancePlan[]
   private state: 'connecting' | 'up' | 'down' | 'stopped' = 'connecting'
-  private instances: InstanceInfo[] = []
-  private ready = false
-  private waiters: { resolve(): void; reject(e: Error): void }[] = []
+  private downSince: number | null = null
+  private readonly sets = new Map<number, SetState>()
   private lostTimer: NodeJS.Timeout | null = null
-  private readonly lostAfter: number
+  readonly lostAfter: number
   /** With `udp` set on the point: the local UDP socket that carries messages beside the TLS link. */
   private readonly udp: UdpEndpoint | null
 
   constructor(
-    private readonly point: ResolvedPoint,
+    readonly point: ResolvedPoint,
     private readonly opts: ResolvedOptions,
-    private readonly totalShards: number,
+    totalShards: number,
     tuning: LinkTuning,
     private readonly cb: MachineCallbacks,
   ) {
     this.id = point.id
-    this.plans = planInstances(point.shards, point.shardsPerInstance, point.firstInstanceId)
+    this.slice = point.spare
+      ? null
+      : { set: 0, totalShards, shards: point.shards, shardsPerInstance: point.shardsPerInstance, firstInstanceId: point.firstInstanceId, mode: point.mode, childOptions: point.childOptions }
+    this.plans = this.planOf(this.slice)
     this.lostAfter = tuning.heartbeatTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT
-    const field = `machines.points[${opts.machines!.me === 'parent' ? (opts.machines as { points: ResolvedPoint[] }).points.indexOf(point) : 0}]`
+    const field = `machines.points[${(opts.machines as { points: ResolvedPoint[] }).points.indexOf(point)}]`
     this.client = new LinkClient({
       host: point.host,
       port: point.port,
@@ -91,9 +125,11 @@ export class MachineLink {
     this.client.on('down', (e: DownEvent) => {
       if (this.state === 'stopped') return
       this.state = 'down'
+      this.downSince ??= Date.now()
       cb.emit('machineDisconnect', { machine: this.id, reason: e.error.message })
       this.lostTimer ??= setTimeout(() => this.onLost(), this.lostAfter)
       this.lostTimer.unref()
+      cb.linkChanged(this)
     })
     this.client.on('refused', (e: RefusedEvent) => cb.emit('machineError', { machine: this.id, code: e.code, reason: e.reason }))
     this.client.on('message', (msg) => this.onMessage(msg))
@@ -111,50 +147,89 @@ export class MachineLink {
     this.client.connect()
   }
 
-  /** Resolves when the machine's shards are all ready; rejects when its start failed for good. */
-  whenReady(): Promise<void> {
-    if (this.ready) return Promise.resolve()
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }))
+  get up(): boolean {
+    return this.client.up
+  }
+
+  /** Since when the link has been down (epoch ms), or null while up. */
+  get downAt(): number | null {
+    return this.state === 'up' ? null : this.downSince
+  }
+
+  /** Resolves when shard set `set` (default: the running one) is ready on this machine; rejects when its start failed. A spare is ready at once. */
+  whenReady(set = this.slice?.set): Promise<void> {
+    if (set === undefined) return Promise.resolve()
+    const s = this.setState(set)
+    if (s.ready) return Promise.resolve()
+    return new Promise((resolve, reject) => s.waiters.push({ resolve, reject }))
+  }
+
+  /** Instances of set `set` as the child last reported them. */
+  instancesOf(set: number): InstanceInfo[] {
+    return this.sets.get(set)?.instances ?? []
   }
 
   endpoint(): Endpoint {
-    return { machine: this.id, instances: this.plans.map((p) => p.id), shards: this.point.shards }
+    return { machine: this.id, instances: this.plans.map((p) => p.id), shards: this.slice?.shards ?? [] }
   }
 
+  /** Whether this machine runs the shard now, or will after a re-shard. */
   owns(shardId: number): boolean {
-    return this.point.shards.includes(shardId)
-  }
-
-  get shards(): readonly number[] {
-    return this.point.shards
+    return Boolean(this.slice?.shards.includes(shardId) || this.next?.shards.includes(shardId))
   }
 
   plannedInstances(target: Target): InstancePlan[] {
     return this.plans.filter((p) => matches({ machine: this.id, instances: [p.id], shards: p.shards }, target))
   }
 
-  assignment(): Assignment {
-    const cmo = this.point.childOptions
-    const o = this.opts
-    return {
-      machineId: this.id,
-      mode: this.point.mode,
-      shards: this.point.shards,
-      totalShards: this.totalShards,
-      shardsPerInstance: this.point.shardsPerInstance,
-      firstInstanceId: this.point.firstInstanceId,
-      env: { ...o.env, ...(cmo.env ?? {}) },
-      execArgv: cmo.execArgv ?? o.execArgv,
-      args: cmo.args ?? o.args,
-      respawn: cmo.respawn ?? o.respawn,
-      restarts: { ...o.restarts, ...(cmo.restarts ?? {}) },
-      timeouts: { ...o.timeouts, ...(cmo.timeouts ?? {}) },
+  /** Sends a slice to run: the running one, a re-shard's next one, or one taken over from a lost machine. */
+  assign(slice: Slice, active: boolean): void {
+    this.send(LinkOps.ASSIGN, this.assignment(slice, active))
+  }
+
+  /** A lost machine's slice moves here (this machine was a spare). */
+  takeOver(slice: Slice): void {
+    this.slice = slice
+    this.plans = this.planOf(slice)
+    this.sets.delete(slice.set)
+    if (this.up) this.assign(slice, true)
+  }
+
+  /** This machine's slice moved to a spare: it runs nothing from now on, even when it returns. */
+  release(movedTo: string): void {
+    this.slice = null
+    this.next = null
+    this.movedTo = movedTo
+    this.plans = []
+    this.sets.clear()
+  }
+
+  /** The re-shard switched: the next slice serves the bot; the old set is retired. */
+  switchToNext(): void {
+    const old = this.slice
+    if (!this.next) return
+    this.slice = this.next
+    this.next = null
+    this.plans = this.planOf(this.slice)
+    this.send(LinkOps.ACTIVATE, { set: this.slice.set })
+    if (old) {
+      this.send(LinkOps.RETIRE, { set: old.set })
+      this.sets.delete(old.set)
     }
+  }
+
+  /** A failed re-shard: the next set stops, the running one goes on. */
+  dropNext(): void {
+    if (!this.next) return
+    this.send(LinkOps.RETIRE, { set: this.next.set })
+    this.failSet(this.next.set, new ShardingError('RESHARD_FAILED', 're-shard abandoned'))
+    this.sets.delete(this.next.set)
+    this.next = null
   }
 
   /** Stops this machine's shards (the child stays in standby), then closes the link with GOAWAY. */
   async stopShards(): Promise<void> {
-    this.fail(new ShardingError('STOPPED', `the parent stopped before machine ${this.id} was ready`))
+    for (const set of this.sets.keys()) this.failSet(set, new ShardingError('STOPPED', `the parent stopped before machine ${this.id} was ready`))
     if (this.client.up) {
       // A link that drops meanwhile ends the wait: the child keeps its shards until a parent returns.
       const abort = new AbortController()
@@ -173,25 +248,72 @@ export class MachineLink {
 
   status(): MachineStatus {
     const link = this.client.stats()
+    const running = this.slice ? this.sets.get(this.slice.set) : undefined
+    const state = this.state !== 'up' ? this.state : !this.slice ? (this.movedTo ? 'released' : 'spare') : running?.ready ? 'ready' : 'up'
     return {
       id: this.id,
       host: this.point.host,
-      state: this.ready && this.state === 'up' ? 'ready' : this.state,
+      state,
       link: { up: link.up, rttMs: link.rttMs, udp: link.datagram, resumes: link.resumes, queued: link.queuedMessages },
-      instances: this.instances,
+      instances: running?.instances ?? [],
+      ...(this.point.spare ? { spare: true } : {}),
+      ...(this.movedTo ? { movedTo: this.movedTo } : {}),
     }
+  }
+
+  private assignment(slice: Slice, active: boolean): Assignment {
+    const cmo = slice.childOptions
+    const o = this.opts
+    return {
+      machineId: this.id,
+      mode: slice.mode,
+      shards: slice.shards,
+      totalShards: slice.totalShards,
+      shardsPerInstance: slice.shardsPerInstance,
+      firstInstanceId: slice.firstInstanceId,
+      env: { ...o.env, ...(cmo.env ?? {}) },
+      execArgv: cmo.execArgv ?? o.execArgv,
+      args: cmo.args ?? o.args,
+      respawn: cmo.respawn ?? o.respawn,
+      restarts: { ...o.restarts, ...(cmo.restarts ?? {}) },
+      timeouts: { ...o.timeouts, ...(cmo.timeouts ?? {}) },
+      set: slice.set,
+      active,
+      sessions: this.cb.sessionsFor(slice.shards, slice.totalShards),
+      fenceAfter: this.fenceAfter,
+    }
+  }
+
+  private planOf(slice: Slice | null): InstancePlan[] {
+    return slice ? planInstances(slice.shards, slice.shardsPerInstance, slice.firstInstanceId) : []
+  }
+
+  private setState(set: number): SetState {
+    let s = this.sets.get(set)
+    if (!s) {
+      s = { instances: [], ready: false, waiters: [] }
+      this.sets.set(set, s)
+    }
+    return s
   }
 
   private onUp(e: UpEvent): void {
     this.state = 'up'
+    this.downSince = null
     this.clearLost()
     this.cb.emit('machineConnect', { machine: this.id, host: this.point.host, port: this.point.port, resumed: e.resumed, peer: e.peer.label })
     // A new session (first connect, child restarted, or we restarted): (re)assign. The child keeps
-    // running shards when the slice is unchanged, so re-adoption restarts nothing.
-    if (!e.resumed) this.send(LinkOps.ASSIGN, this.assignment())
+    // running shards when the slice is unchanged, so re-adoption restarts nothing. A machine with no
+    // slice (a spare, or one whose range moved away while it was lost) runs nothing.
+    if (!e.resumed) {
+      if (this.slice) this.assign(this.slice, true)
+      if (this.next) this.assign(this.next, false)
+      if (!this.slice && !this.next) this.send(LinkOps.STANDBY, {})
+    }
     if (this.udp && !e.caps.includes('udp')) {
       this.cb.emit('machineError', { machine: this.id, code: 'UDP', reason: 'the child does not accept UDP (start it with --udp / ipc.udp); messages use TLS' })
     }
+    this.cb.linkChanged(this)
   }
 
   private onMessage(raw: unknown): void {
@@ -204,19 +326,26 @@ export class MachineLink {
       this.cb.emit('machineError', { machine: this.id, code: (err as ShardingError).code ?? 'MALFORMED_MESSAGE', reason: (err as Error).message })
       return
     }
-    if (msg.op === 'status') {
-      this.instances = msg.d.instances
-      if (msg.d.failed) this.fail(fromWireError(msg.d.failed, { machine: this.id, prefix: `machine ${this.id}` }))
-      this.setReady(msg.d.ready)
-    } else if (msg.op === 'assigned') {
+    if (msg.op === 'status' && this.knows(msg.d.set)) {
+      const s = this.setState(msg.d.set)
+      s.instances = msg.d.instances
+      if (msg.d.failed) this.failSet(msg.d.set, fromWireError(msg.d.failed, { machine: this.id, prefix: `machine ${this.id}` }))
+      this.setReady(msg.d.set, msg.d.ready)
+    } else if (msg.op === 'assigned' && this.knows(msg.d.set)) {
       if ('refused' in msg.d) {
-        this.fail(new ShardingError('ASSIGNMENT_REFUSED', `machine ${this.id} refused its assignment: ${msg.d.refused.message}`))
+        this.failSet(msg.d.set, new ShardingError('ASSIGNMENT_REFUSED', `machine ${this.id} refused its assignment: ${msg.d.refused.message}`))
       } else {
-        this.instances = msg.d.instances
-        if (msg.d.adopted) this.setReady(msg.d.instances.length > 0 && msg.d.instances.every((i) => i.state === 'ready'))
+        const s = this.setState(msg.d.set)
+        s.instances = msg.d.instances
+        if (msg.d.adopted) this.setReady(msg.d.set, msg.d.instances.length > 0 && msg.d.instances.every((i) => i.state === 'ready'))
       }
     }
     this.cb.handleMessage(msg)
+  }
+
+  /** A set this parent assigned (reports of other sets are stale: ignored). */
+  private knows(set: number): boolean {
+    return this.slice?.set === set || this.next?.set === set
   }
 
   private send(op: string, d: unknown): void {
@@ -227,16 +356,17 @@ export class MachineLink {
     }
   }
 
-  private setReady(ready: boolean): void {
-    if (ready === this.ready) return
-    this.ready = ready
+  private setReady(set: number, ready: boolean): void {
+    const s = this.setState(set)
+    if (ready === s.ready) return
+    s.ready = ready
     if (!ready) return
-    this.cb.emit('machineReady', { machine: this.id, instances: this.instances.length })
-    for (const w of this.waiters.splice(0)) w.resolve()
+    if (set === this.slice?.set) this.cb.emit('machineReady', { machine: this.id, instances: s.instances.length })
+    for (const w of s.waiters.splice(0)) w.resolve()
   }
 
-  private fail(err: Error): void {
-    for (const w of this.waiters.splice(0)) w.reject(err)
+  private failSet(set: number, err: Error): void {
+    for (const w of this.sets.get(set)?.waiters.splice(0) ?? []) w.reject(err)
   }
 
   /**
@@ -246,7 +376,10 @@ export class MachineLink {
   private onLost(): void {
     this.lostTimer = null
     if (this.client.up || this.state === 'stopped') return
-    this.rpc.failCalls(new LinkLostError(this.id, `machine ${this.id} has been unreachable for ${this.lostAfter} ms`), true)
+    const lost = new LinkLostError(this.id, `machine ${this.id} has been unreachable for ${this.lostAfter} ms`)
+    this.rpc.failCalls(lost, true)
+    // A re-shard waiting for this machine's new set fails instead of waiting for it forever.
+    if (this.next) this.failSet(this.next.set, lost)
     this.cb.releaseSlots()
   }
 

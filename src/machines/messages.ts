@@ -12,6 +12,7 @@ import { withRestartDefaults, withTimeoutDefaults } from '../manager/options.js'
 import { anyString, restartsShape, timeoutsShape } from '../options/common.js'
 import { arrayOf, bool, int, isPlainObject, object, oneOf, recordOf, schema, show, str } from '../options/schema.js'
 import { OptionsError } from '../errors.js'
+import type { SessionInfo } from '../runtime/context.js'
 import { FORWARDED_EVENTS, LinkOps, type Assignment, type ChildMessage } from './protocol.js'
 
 import type { AssignmentLimits } from './limits.js'
@@ -36,6 +37,10 @@ const assignmentSchema = object({
   respawn: bool(),
   restarts: object(restartsShape),
   timeouts: object(timeoutsShape),
+  set: int(0, 1_000_000_000),
+  active: bool(),
+  sessions: arrayOf(schema('a session', (v, f) => (isSession(v) ? (v as never) : (() => { throw new OptionsError(f, 'expected { sessionId, sequence, resumeURL, shardId, shardCount }') })())), 1_000_000),
+  fenceAfter: int(0),
 })
 
 /**
@@ -61,7 +66,10 @@ export function readAssignment(d: unknown, limits: AssignmentLimits): Assignment
   if (timeouts.heartbeatInterval < 100) {
     throw new OptionsError('assignment.timeouts.heartbeatInterval', `is ${timeouts.heartbeatInterval} ms; a child accepts at least 100 ms`)
   }
-  return { ...a, restarts: withRestartDefaults(a.restarts), timeouts }
+  // Only sessions of this slice at this shard count can be resumed here; anything else is ignored.
+  const own = new Set(a.shards)
+  const sessions = (a.sessions as SessionInfo[]).filter((s) => own.has(s.shardId) && s.shardCount === a.totalShards)
+  return { ...a, sessions, restarts: withRestartDefaults(a.restarts), timeouts }
 }
 
 const ACTION_TYPES = ['eval', 'script', 'fetch', 'request', 'send'] as const
@@ -106,12 +114,13 @@ export function readChildMessage(msg: Envelope): ChildMessage {
   if (!isPlainObject(d)) return fail(`expected an object, got ${show(d)}`)
   switch (msg.op) {
     case LinkOps.ASSIGNED:
-      if (isPlainObject(d.refused)) return { op: 'assigned', d: { refused: { name: String(d.refused.name ?? 'Error'), message: String(d.refused.message ?? ''), code: typeof d.refused.code === 'string' ? d.refused.code : undefined } } }
+      if (!Number.isInteger(d.set)) return fail('expected a shard set number')
+      if (isPlainObject(d.refused)) return { op: 'assigned', d: { set: d.set as number, refused: { name: String(d.refused.name ?? 'Error'), message: String(d.refused.message ?? ''), code: typeof d.refused.code === 'string' ? d.refused.code : undefined } } }
       if (typeof d.adopted !== 'boolean' || !Array.isArray(d.instances) || !Array.isArray(d.sessions)) return fail('expected { adopted, sessions, instances }')
-      return { op: 'assigned', d: { adopted: d.adopted, sessions: d.sessions.filter(isSession) as never, instances: instancesOf(d.instances, fail), recentIdentifies: recentOf(d.recentIdentifies) } }
+      return { op: 'assigned', d: { set: d.set as number, adopted: d.adopted, sessions: d.sessions.filter(isSession) as never, instances: instancesOf(d.instances, fail), recentIdentifies: recentOf(d.recentIdentifies) } }
     case LinkOps.STATUS:
-      if (!Array.isArray(d.instances) || typeof d.ready !== 'boolean') return fail('expected { instances, ready }')
-      return { op: 'status', d: { instances: instancesOf(d.instances, fail), ready: d.ready, ...(isPlainObject(d.failed) ? { failed: { name: String(d.failed.name ?? 'Error'), message: String(d.failed.message ?? ''), code: typeof d.failed.code === 'string' ? d.failed.code : undefined } } : {}) } }
+      if (!Array.isArray(d.instances) || typeof d.ready !== 'boolean' || !Number.isInteger(d.set)) return fail('expected { set, instances, ready }')
+      return { op: 'status', d: { set: d.set as number, instances: instancesOf(d.instances, fail), ready: d.ready, ...(isPlainObject(d.failed) ? { failed: { name: String(d.failed.name ?? 'Error'), message: String(d.failed.message ?? ''), code: typeof d.failed.code === 'string' ? d.failed.code : undefined } } : {}) } }
     case LinkOps.RELEASE:
       if (typeof d.holder !== 'string' || (d.outcome !== 'ready' && d.outcome !== 'failed')) return fail('expected { holder, outcome }')
       return { op: 'release', d: { holder: d.holder, outcome: d.outcome } }
@@ -147,8 +156,8 @@ function recentOf(v: unknown): { shardId: number; agoMs: number }[] {
 
 /** Fields of a request from the other side, checked one by one. */
 export const field = {
-  shardId: (v: unknown, shards: readonly number[]): number => {
-    if (typeof v !== 'number' || !shards.includes(v)) throw new ProtocolError(`shard ${show(v)} is not one of this machine's shards`, 'NOT_MY_SHARD')
+  shardId: (v: unknown, machine: { owns(shard: number): boolean }): number => {
+    if (typeof v !== 'number' || !machine.owns(v)) throw new ProtocolError(`shard ${show(v)} is not one of this machine's shards`, 'NOT_MY_SHARD')
     return v
   },
   string: (v: unknown, name: string): string => str(1000).parse(v, name),

@@ -51,7 +51,9 @@ export interface MachinePoint {
   udp?: 'udp4' | 'udp6'
   /** Name of this machine in status() and targets (default "host:port"). */
   id?: string
-  childManagerOptions: ChildManagerOptions
+  /** A spare: runs nothing until a machine is lost, then takes over its range (needs no childManagerOptions). */
+  spare?: boolean
+  childManagerOptions?: ChildManagerOptions
   tls?: TlsFilesOptions
 }
 
@@ -94,6 +96,8 @@ export interface MachinesOptions {
   policy?: ChildPolicyOptions
   /** Child: the most shards and instances a parent may assign it (defaults 4096 and 1024). */
   limits?: { maxShards?: number; maxInstances?: number }
+  /** Parent with spare points: move a lost machine's range to a spare after `after` ms (default 60 000). */
+  failover?: { after?: number }
 }
 
 export interface ResolvedPoint {
@@ -101,6 +105,7 @@ export interface ResolvedPoint {
   host: string
   port: number
   udp: 'udp4' | 'udp6' | null
+  spare: boolean
   mode: ChildShardingMode
   shards: number[]
   shardsPerInstance: number
@@ -110,7 +115,7 @@ export interface ResolvedPoint {
 }
 
 export type ResolvedMachines =
-  | { me: 'parent'; points: ResolvedPoint[]; totalFromPoints: number; link: LinkTuning }
+  | { me: 'parent'; points: ResolvedPoint[]; totalFromPoints: number; link: LinkTuning; failover: { after: number } }
   | { me: 'child'; host: string; port: number; udp: boolean; tls: TlsFilesOptions; link: LinkTuning; policy: ChildPolicy; limits: AssignmentLimits }
 
 /** A file this process can read (certificates, keys, trust lists), resolved against the working directory. */
@@ -186,10 +191,8 @@ const pointSchema = object({
   port: optional(port, DEFAULT_CHILD_PORT),
   udp: optional(oneOf(['udp4', 'udp6'] as const)),
   id: optional(str(200)),
-  childManagerOptions: schema<unknown>('{ mode, shards: { from, to } }', (v, f) => {
-    if (v === undefined || v === null) throw new OptionsError(f, 'is required: { mode, shards: { from, to } }')
-    return childManagerOptionsSchema.parse(v, f)
-  }),
+  spare: optional(bool(), false),
+  childManagerOptions: optional(schema<unknown>('{ mode, shards: { from, to } }', (v, f) => childManagerOptionsSchema.parse(v, f))),
   tls: optional(schema<unknown>('tls', (v) => v)),
 })
 
@@ -235,6 +238,7 @@ const parentSchema = object({
   ipc: optional(schema<unknown>('nothing', (v, f) => {
     throw new OptionsError(f, "is for a child (me: 'child'); a parent connects to the points' host and port")
   })),
+  failover: optional(object({ after: optional(int(1)) })),
 })
 
 export function resolveMachinesOptions(mode: string, raw: MachinesOptions | undefined): ResolvedMachines {
@@ -270,8 +274,10 @@ function resolveParent(raw: MachinesOptions): ResolvedMachines {
   const points = p.points.map((rawPoint, i): ResolvedPoint => {
     const f = `machines.points[${i}]`
     const point = pointSchema.parse(rawPoint, f)
-    const cmo = point.childManagerOptions as ReturnType<typeof childManagerOptionsSchema.parse>
-    const shards = parseShards(`${f}.childManagerOptions.shards`, cmo.shards)
+    if (point.spare && point.childManagerOptions) throw new OptionsError(`${f}.childManagerOptions`, 'a spare runs nothing until a machine is lost (it takes over that range); remove childManagerOptions or spare')
+    if (!point.spare && !point.childManagerOptions) throw new OptionsError(`${f}.childManagerOptions`, 'is required: { mode, shards: { from, to } } (or spare: true)')
+    const cmo = (point.childManagerOptions ?? { mode: 'processes', shards: [], shardsPerInstance: 1 }) as ReturnType<typeof childManagerOptionsSchema.parse>
+    const shards = point.spare ? [] : parseShards(`${f}.childManagerOptions.shards`, cmo.shards)
     if (shards === 'auto') throw new OptionsError(`${f}.childManagerOptions.shards`, "'auto' is not allowed for a machine; give { from, to }")
     for (const s of shards) {
       const prev = owner.get(s)
@@ -293,6 +299,7 @@ function resolveParent(raw: MachinesOptions): ResolvedMachines {
       host: point.host,
       port: portNumber,
       udp: point.udp ?? null,
+      spare: point.spare!,
       mode: cmo.mode,
       shards,
       shardsPerInstance: cmo.shardsPerInstance!,
@@ -301,5 +308,6 @@ function resolveParent(raw: MachinesOptions): ResolvedMachines {
       tls,
     }
   })
-  return { me: 'parent', points, totalFromPoints: Math.max(...owner.keys()) + 1, link: p.link! }
+  if (owner.size === 0) throw new OptionsError('machines.points', 'every point is a spare; at least one point runs shards')
+  return { me: 'parent', points, totalFromPoints: Math.max(...owner.keys()) + 1, link: p.link!, failover: { after: p.failover?.after ?? 60_000 } }
 }

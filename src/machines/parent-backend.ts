@@ -12,7 +12,10 @@ import { answerBotRequest, type Origin } from '../manager/bot-requests.js'
 import type { InstanceAction } from '../manager/instance-channel.js'
 import type { ManagerEvents } from '../manager/local-backend.js'
 import type { ResolvedOptions } from '../manager/options.js'
-import { partsDeadline } from '../rpc/deadline.js'
+import { deadlineIn, NO_DEADLINE, partsDeadline } from '../rpc/deadline.js'
+import { withDeadline } from '../rpc/scope.js'
+import { fetchGatewayBot } from '../manager/gateway-info.js'
+import { checkBudget, pointRanges, reshardSchema, type ReshardOptions } from '../manager/reshard.js'
 import type { CallContext, CallScope } from '../rpc/endpoint.js'
 import { MachineLink } from './machine-link.js'
 import { field } from './messages.js'
@@ -26,6 +29,9 @@ export class ParentBackend implements Backend {
   private authority: Authority | null = null
   totalShards: number | null = null
   private isReady = false
+  private resharding = false
+  private readonly failoverTimers = new Set<NodeJS.Timeout>()
+  private stopping = false
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -36,6 +42,11 @@ export class ParentBackend implements Backend {
     if (total < this.config.totalFromPoints) {
       throw new ShardingError('INVALID_OPTION', `totalShards: is ${total} but the points assign shards up to ${this.config.totalFromPoints - 1}`)
     }
+  }
+
+  /** Whether spare points exist: then machines fence themselves and lost ranges move. */
+  private get hasSpares(): boolean {
+    return this.config.points.some((p) => p.spare)
   }
 
   async start(): Promise<void> {
@@ -51,7 +62,10 @@ export class ParentBackend implements Backend {
         handleMessage: (msg) => this.onChildMessage(machine, msg),
         onNewSession: () => machine.releaseHeldSlots(authority.gate),
         releaseSlots: () => machine.releaseHeldSlots(authority.gate),
+        sessionsFor: (shards, total) => Object.values(authority.sessionsFor(shards, total)),
+        linkChanged: (m) => this.linkChanged(m),
       })
+      if (this.hasSpares) machine.fenceAfter = this.config.failover.after
       this.machines.set(point.id, machine)
     }
     const allReady = Promise.all([...this.machines.values()].map((m) => m.whenReady()))
@@ -64,19 +78,26 @@ export class ParentBackend implements Backend {
 
   /** Stops the shards on every child and leaves each child in standby for the next parent. */
   async stop(): Promise<void> {
+    this.stopping = true
+    for (const t of this.failoverTimers) clearTimeout(t)
     this.authority?.close()
     await Promise.all([...this.machines.values()].map((m) => m.stopShards()))
   }
 
+  /** The machines that run a slice now (spares and released machines run nothing). */
+  private runners(): MachineLink[] {
+    return [...this.machines.values()].filter((m) => m.slice !== null)
+  }
+
   /** One call per machine; each answers for its instances a little before our own deadline. */
   async fanout(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]> {
-    const selected = [...this.machines.values()].filter((m) => matches(m.endpoint(), target))
+    const selected = this.runners().filter((m) => matches(m.endpoint(), target))
     if (selected.length === 0) throw noTarget(target)
     const parts: CallScope = { deadline: partsDeadline(scope.deadline), signal: scope.signal }
     const perMachine = await Promise.all(
       selected.map(async (m) => {
         try {
-          return (await m.rpc.call('fanout', { action, target }, { ...parts, describe: `${action.type} on machine ${m.id}` })) as FanoutEntry[]
+          return (await m.rpc.call('fanout', { action, target, set: m.slice!.set }, { ...parts, describe: `${action.type} on machine ${m.id}` })) as FanoutEntry[]
         } catch (err) {
           if (err instanceof NoTargetError) return []
           // The machine could not answer: one failed entry per instance it should have answered for.
@@ -90,17 +111,76 @@ export class ParentBackend implements Backend {
   }
 
   async respawn(instanceId: number, scope: CallScope): Promise<void> {
-    const machine = [...this.machines.values()].find((m) => m.plannedInstances({ instances: [instanceId] }).length > 0)
+    const machine = this.runners().find((m) => m.plannedInstances({ instances: [instanceId] }).length > 0)
     if (!machine) throw new ShardingError('NO_SUCH_INSTANCE', `no instance ${instanceId} on any machine`)
-    await machine.rpc.call('respawn', { instance: instanceId }, { ...scope, describe: `respawn of instance ${instanceId} on machine ${machine.id}` })
+    await machine.rpc.call('respawn', { instance: instanceId, set: machine.slice!.set }, { ...scope, describe: `respawn of instance ${instanceId} on machine ${machine.id}` })
   }
 
   async rollingRestart(scope: CallScope): Promise<void> {
-    for (const m of this.machines.values()) await m.rpc.call('rolling', {}, { ...scope, describe: `rolling restart on machine ${m.id}` })
+    for (const m of this.runners()) await m.rpc.call('rolling', { set: m.slice!.set }, { ...scope, describe: `rolling restart on machine ${m.id}` })
+  }
+
+  /**
+   * Re-shards every machine: each runs the new set (its new range, at the new total) beside the
+   * old one; once every new shard on every machine is ready, each machine switches, then retires
+   * the old set. On failure the new sets are retired and the old ones keep running.
+   */
+  async reshard(raw: ReshardOptions = {}): Promise<void> {
+    const o = reshardSchema.parse(raw ?? {}, 'reshard')
+    const authority = this.authority
+    if (!authority || this.totalShards === null) throw new ShardingError('NOT_STARTED', 'the manager is not started; call manager.start() first')
+    if (this.resharding) throw new ShardingError('RESHARD_RUNNING', 'a re-shard is already running; wait for reshardDone or reshardFailed')
+    const runners = this.runners()
+    const oldTotal = this.totalShards
+    const total = o.totalShards === 'auto' ? await this.recommended() : (o.totalShards ?? oldTotal)
+    const ranges = pointRanges(total, o.points as ReshardOptions['points'], runners.length)
+    await authority.refreshBudget().catch((err) => this.emit('debug', `budget refresh failed: ${(err as Error).message}`))
+    checkBudget(authority.budget(), total)
+    this.resharding = true
+    const set = Math.max(...runners.map((m) => m.slice!.set)) + 1
+    let firstInstanceId = 0
+    runners.forEach((m, i) => {
+      const perInstance = o.points?.[i]?.shardsPerInstance ?? o.shardsPerInstance ?? m.slice!.shardsPerInstance
+      m.next = { ...m.slice!, set, totalShards: total, shards: ranges[i], shardsPerInstance: perInstance, firstInstanceId }
+      firstInstanceId += Math.ceil(ranges[i].length / perInstance)
+    })
+    this.emit('reshardStart', { from: { totalShards: oldTotal, machines: runners.length }, to: { totalShards: total, instances: firstInstanceId } })
+    this.progressOf = () => {
+      const ready = runners.reduce((n, m) => n + m.instancesOf(set).reduce((k, i) => k + (i.state === 'ready' ? i.shards.length : 0), 0), 0)
+      return { ready, total }
+    }
+    try {
+      for (const m of runners) if (m.up) m.assign(m.next!, false)
+      const allReady = Promise.all(runners.map((m) => m.whenReady(set)))
+      await withDeadline(allReady, { deadline: o.timeout ? deadlineIn(o.timeout) : NO_DEADLINE }, 'the re-shard')
+    } catch (err) {
+      for (const m of runners) m.dropNext()
+      if (total !== oldTotal) authority.sessions.dropCount(total)
+      this.resharding = false
+      this.progressOf = null
+      this.emit('reshardFailed', { error: err, totalShards: oldTotal })
+      throw err
+    }
+    for (const m of runners) m.switchToNext()
+    this.totalShards = total
+    if (total !== oldTotal) authority.sessions.dropCount(oldTotal)
+    this.resharding = false
+    this.progressOf = null
+    this.emit('reshardDone', { totalShards: total, instances: firstInstanceId })
+  }
+
+  /** While a re-shard runs: how many of the new shards are ready. */
+  private progressOf: (() => { ready: number; total: number }) | null = null
+  private lastProgress = -1
+
+  private async recommended(): Promise<number> {
+    if (!this.opts.token) throw new ShardingError('INVALID_OPTION', "reshard.totalShards: 'auto' asks /gateway/bot and needs the manager's `token`")
+    return (await fetchGatewayBot(this.opts.api, this.opts.token)).shards
   }
 
   status(): ManagerStatus {
     const machines: MachineStatus[] = [...this.machines.values()].map((m) => m.status())
+    const next = this.runners().filter((m) => m.next)
     return {
       mode: 'machines',
       role: 'parent',
@@ -108,6 +188,7 @@ export class ParentBackend implements Backend {
       ready: this.isReady,
       identify: this.authority ? this.authority.stats(this.opts.identify.strategy) : null,
       machines,
+      ...(next.length ? { reshard: { totalShards: next[0].next!.totalShards, machines: next.map((m) => ({ id: m.id, state: 'starting', instances: m.instancesOf(m.next!.set) })) } } : {}),
     }
   }
 
@@ -118,6 +199,46 @@ export class ParentBackend implements Backend {
     return n
   }
 
+  /**
+   * With spares: a machine whose link stays down past the failover delay has its range moved to a
+   * spare that is up. The delay covers the lost machine fencing itself first (it stops its shards
+   * `failover.after` after it lost us, and we may have noticed earlier), so no shard ever runs twice.
+   */
+  private linkChanged(machine: MachineLink): void {
+    if (!this.hasSpares || this.stopping) return
+    if (!machine.up && machine.slice) {
+      const delay = this.failoverDelay()
+      const timer = setTimeout(() => {
+        this.failoverTimers.delete(timer)
+        this.failovers()
+      }, delay)
+      timer.unref()
+      this.failoverTimers.add(timer)
+    }
+    if (machine.up) this.failovers()
+  }
+
+  private failoverDelay(): number {
+    const heartbeatTimeout = this.config.link.heartbeatTimeout ?? 15_000
+    return this.config.failover.after + heartbeatTimeout + this.opts.timeouts.kill + 1000
+  }
+
+  private failovers(): void {
+    const delay = this.failoverDelay()
+    for (const lost of this.machines.values()) {
+      if (!lost.slice || lost.up || lost.downAt === null || Date.now() - lost.downAt < delay) continue
+      const spare = [...this.machines.values()].find((m) => m.up && !m.slice && !m.next)
+      if (!spare) {
+        this.emit('machineError', { machine: lost.id, code: 'NO_SPARE', reason: `machine ${lost.id} is lost but no spare is connected to take its shards; they move when one is` })
+        continue
+      }
+      const slice = lost.slice
+      lost.release(spare.id)
+      spare.takeOver(slice)
+      this.emit('machineFailover', { from: lost.id, to: spare.id, shards: [...slice.shards] })
+    }
+  }
+
   private readonly emit = (name: string, ...args: unknown[]): void => this.events.emitEvent(name, ...args)
 
   /** What a child asks the root: identify turns, start slots, and its bots' requests. Fields are checked first. */
@@ -125,7 +246,7 @@ export class ParentBackend implements Backend {
     const authority = this.authority!
     switch (kind) {
       case 'identify': {
-        const shardId = field.shardId(d.shardId, machine.shards)
+        const shardId = field.shardId(d.shardId, machine)
         authority.noteIdentifies('coordinated', [shardId])
         await authority.identify(shardId, ctx.signal)
         return null
@@ -195,6 +316,13 @@ export class ParentBackend implements Backend {
         return
       }
       case 'status':
+        if (this.progressOf) {
+          const p = this.progressOf()
+          if (p.ready !== this.lastProgress) {
+            this.lastProgress = p.ready
+            this.emit('reshardProgress', p)
+          }
+        }
         return
     }
   }

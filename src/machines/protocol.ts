@@ -11,8 +11,14 @@ import type { SessionInfo } from '../runtime/context.js'
 import type { WireError } from '../ipc/values.js'
 
 export const LinkOps = {
-  /** parent → child: the slice to run. */
+  /** parent → child: a slice to run, as shard set `set` (a re-shard runs two sets for a while). */
   ASSIGN: 'assign',
+  /** parent → child: set `set` serves the bot from now on (a re-shard switched); the others do not. */
+  ACTIVATE: 'activate',
+  /** parent → child: stop shard set `set` (the old set after a re-shard, or a failed new one). */
+  RETIRE: 'retire',
+  /** parent → child: run nothing (a spare, or a machine whose range moved to a spare while it was away). */
+  STANDBY: 'standby',
   /** child → parent: the answer to an assignment (taken, kept running, or refused with a reason). */
   ASSIGNED: 'assigned',
   /** child → parent: its instances' state (the newest only; status is state, not a log). */
@@ -40,6 +46,14 @@ export interface Assignment {
   respawn: boolean
   restarts: ResolvedOptions['restarts']
   timeouts: ResolvedOptions['timeouts']
+  /** Which shard set this is; sets are numbered by the parent, a re-shard adds the next one. */
+  set: number
+  /** Whether this set serves the bot now (a re-shard's new set is not active until the switch). */
+  active: boolean
+  /** Sessions handed over (a range moved from a lost machine), so its shards RESUME. */
+  sessions: SessionInfo[]
+  /** With spares configured: stop this machine's shards when the parent has been away this long, ms (0 = never). */
+  fenceAfter: number
 }
 
 /** An identify grant the child received recently, so a new parent keeps its window (ms ago). */
@@ -49,10 +63,11 @@ export interface RecentIdentify {
 }
 
 export type AssignedMessage =
-  | { adopted: boolean; sessions: SessionInfo[]; instances: InstanceInfo[]; recentIdentifies: RecentIdentify[] }
-  | { refused: WireError }
+  | { set: number; adopted: boolean; sessions: SessionInfo[]; instances: InstanceInfo[]; recentIdentifies: RecentIdentify[] }
+  | { set: number; refused: WireError }
 
 export interface StatusMessage {
+  set: number
   instances: InstanceInfo[]
   ready: boolean
   /** The pool's start failed for good (an instance gave up): the parent's start() rejects with it. */

@@ -12,6 +12,10 @@ export interface MachineStatus {
   /** MACHINES parent: the link to this machine (round trip, whether messages use UDP, resumes, messages awaiting acknowledgement). */
   link?: { up: boolean; rttMs: number | null; udp: boolean; resumes: number; queued: number }
   instances: InstanceInfo[]
+  /** MACHINES: a spare point (runs nothing until a machine is lost). */
+  spare?: boolean
+  /** MACHINES: this machine was lost and its range now runs on that machine. */
+  movedTo?: string
 }
 
 export interface ManagerStatus {

@@ -36,8 +36,8 @@ export class InstancePool {
     }
   }
 
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.instances.values()].map((i) => i.stop()))
+  async stopAll(resumable = false): Promise<void> {
+    await Promise.all([...this.instances.values()].map((i) => i.stop(resumable)))
     this.holdProcess()
   }
 

@@ -128,9 +128,12 @@ export class Instance {
     return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }))
   }
 
-  /** Graceful stop for good: ask, wait the kill timeout, then kill. */
-  stop(): Promise<void> {
-    return this.terminate('stop', false)
+  /**
+   * Graceful stop for good: ask, wait the kill timeout, then kill. `resumable` leaves the gateway
+   * sessions open for another instance to RESUME (a fenced machine whose shards move to a spare).
+   */
+  stop(resumable = false): Promise<void> {
+    return this.terminate('stop', resumable)
   }
 
   /**

@@ -34,6 +34,10 @@ const assignment = (patch: Record<string, unknown> = {}) => ({
   respawn: true,
   restarts: { max: 5, interval: 600000, baseDelay: 100, maxDelay: 200 },
   timeouts: { ready: 60000, request: 30000, heartbeatInterval: 1000, heartbeat: 30000, kill: 2000 },
+  set: 0,
+  active: true,
+  sessions: [],
+  fenceAfter: 0,
   ...patch,
 })
 

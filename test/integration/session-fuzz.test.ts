@@ -77,7 +77,7 @@ describe(`fuzzing established sessions (seed ${SEED}, ${ITERATIONS} messages)`, 
     raw.send({
       v: 1,
       op: 'assign',
-      d: { machineId: 'fuzz', mode: 'workers', shards: [0, 1], totalShards: 2, shardsPerInstance: 1, firstInstanceId: 0, env: {}, execArgv: [], args: [], respawn: true, restarts: { max: 5, interval: 600000, baseDelay: 100, maxDelay: 200 }, timeouts: { ready: 60000, request: 30000, heartbeatInterval: 1000, heartbeat: 30000, kill: 2000 } },
+      d: { machineId: 'fuzz', mode: 'workers', shards: [0, 1], totalShards: 2, shardsPerInstance: 1, firstInstanceId: 0, env: {}, execArgv: [], args: [], respawn: true, restarts: { max: 5, interval: 600000, baseDelay: 100, maxDelay: 200 }, timeouts: { ready: 60000, request: 30000, heartbeatInterval: 1000, heartbeat: 30000, kill: 2000 }, set: 0, active: true, sessions: [], fenceAfter: 0 },
     })
     await ready
     const rand = prng(SEED)

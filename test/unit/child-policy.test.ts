@@ -17,6 +17,10 @@ const base = {
   respawn: true,
   restarts: { max: 5, interval: 600000, baseDelay: 1000, maxDelay: 30000 },
   timeouts: { ready: 60000, request: 30000, heartbeatInterval: 5000, heartbeat: 30000, kill: 5000 },
+  set: 0,
+  active: true,
+  sessions: [],
+  fenceAfter: 0,
 }
 const read = (patch: Record<string, unknown>, limits = DEFAULT_ASSIGNMENT_LIMITS) => readAssignment({ ...base, ...patch }, limits)
 
