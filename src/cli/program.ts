@@ -4,8 +4,9 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Command, CommanderError, Option } from 'commander'
-import { DEMO_DEFAULTS, type DemoFlags, usageErrorFrom } from './options.js'
+import { Command, Option } from 'commander'
+import { configureProgram, reportFailure, stdio, type ProgramOutput } from './exit.js'
+import { DEMO_DEFAULTS, type DemoFlags } from './options.js'
 import { packageRoot } from './paths.js'
 import type { SimulatorFlags } from './simulator.js'
 
@@ -16,15 +17,7 @@ export interface CliActions {
   simulator(flags: SimulatorFlags): Promise<void>
 }
 
-export interface ProgramOutput {
-  writeOut(text: string): void
-  writeErr(text: string): void
-}
-
-const stdio: ProgramOutput = {
-  writeOut: (text) => void process.stdout.write(text),
-  writeErr: (text) => void process.stderr.write(text),
-}
+export type { ProgramOutput } from './exit.js'
 
 function version(): string {
   try {
@@ -43,18 +36,10 @@ function withDefault(flags: string, description: string, value: number): Option 
 }
 
 export function buildProgram(actions: CliActions, output: ProgramOutput = stdio, result: { value: CliResult | null } = { value: null }): Command {
-  const program = new Command('discordoo')
+  const program = configureProgram(new Command('discordoo'), output)
   program
     .description('discordoo-sharding: run a Discord bot\'s shards across processes, worker threads and machines')
     .version(version(), '-v, --version')
-    .configureOutput({
-      writeOut: output.writeOut,
-      writeErr: output.writeErr,
-      // One line per error: commander puts suggestions ("Did you mean …?") on a line of their own.
-      outputError: (text, write) => write(`${text.replace(/\s*\n(?!$)\s*/g, ' ').trimEnd()}\n`),
-    })
-    .exitOverride()
-    .showSuggestionAfterError(true)
 
   program
     .command('demo')
@@ -121,16 +106,7 @@ export async function main(argv: string[], actions: CliActions, output: ProgramO
     await program.parseAsync(argv)
     return result.value ?? { exitCode: 0 }
   } catch (err) {
-    if (err instanceof CommanderError) return { exitCode: err.exitCode === 0 ? 0 : 2 }
     const command = argv.slice(2).find((a) => !a.startsWith('-')) ?? ''
-    const prefix = `discordoo${command ? ` ${command}` : ''}`
-    const usage = usageErrorFrom(err)
-    if (usage) {
-      output.writeErr(`${prefix}: error: ${usage.message} (see ${prefix} --help)\n`)
-      return { exitCode: 2 }
-    }
-    const message = err instanceof Error ? err.message : String(err)
-    output.writeErr(`${prefix}: ${message.split('\n')[0]}\n`)
-    return { exitCode: 1 }
+    return { exitCode: reportFailure(`discordoo${command ? ` ${command}` : ''}`, err, output) }
   }
 }

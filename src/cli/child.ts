@@ -1,0 +1,227 @@
+/**
+ * `discordoo-child`: starts a child manager in standby on a server, waiting for its parent.
+ *   discordoo-child --host 10.0.18.1 --file ./bot.js --cert child.pem --key child.key --trust parent.pem
+ * Every error is one line naming the flag (or the --config field) and a non-zero exit; SIGTERM /
+ * SIGINT stop the shards first.
+ */
+import { readFileSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { Command, Option } from 'commander'
+import { DEFAULT_CHILD_PORT } from '../constants.js'
+import { OptionsError } from '../errors.js'
+import { ShardingManager } from '../manager/ShardingManager.js'
+import type { ShardingManagerOptions } from '../manager/options.js'
+import { configureProgram, oneLine, reportFailure, stdio, type ProgramOutput } from './exit.js'
+import { CliUsageError } from './options.js'
+import { stopSignals } from './signals.js'
+
+export interface ChildCliConfig {
+  host: string
+  port: number
+  file: string
+  cert: string
+  key: string
+  trust: string[]
+  dhparam?: string
+  udp?: boolean
+  verbose?: boolean
+}
+
+/** The fields of --config, which are also the flags' names. */
+const CONFIG_FIELDS = ['host', 'port', 'file', 'cert', 'key', 'trust', 'dhparam', 'udp', 'verbose'] as const
+type ConfigField = (typeof CONFIG_FIELDS)[number]
+/** Fields holding a path: relative paths in --config are relative to the config file. */
+const PATH_FIELDS = new Set<ConfigField>(['file', 'cert', 'key', 'trust', 'dhparam'])
+
+/** Which config field each manager option comes from, so errors name what the user typed. */
+const FIELD_OF_OPTION: [RegExp, ConfigField][] = [
+  [/^machines\.tls\.public/, 'cert'],
+  [/^machines\.tls\.private/, 'key'],
+  [/^machines\.tls\.trustedConnections/, 'trust'],
+  [/^machines\.tls\.dhparam/, 'dhparam'],
+  [/^machines\.ipc\.networkHost/, 'host'],
+  [/^machines\.ipc\.networkPort/, 'port'],
+  [/^machines\.ipc\.udp/, 'udp'],
+  [/^file/, 'file'],
+]
+
+export function buildChildProgram(output: ProgramOutput = stdio): Command {
+  return configureProgram(new Command('discordoo-child'), output)
+    .description('Run a discordoo-sharding child manager in standby: it waits for a parent manager to connect over mutual TLS and assign it a shard range.')
+    .addOption(new Option('--host <ip>', 'IP address to listen on (IPv4 or IPv6), e.g. 10.0.18.1 or ::1'))
+    .addOption(new Option('--port <port>', `TCP port to listen on (also the UDP port with --udp) (default: ${DEFAULT_CHILD_PORT})`))
+    .addOption(new Option('--file <path>', 'the bot client file every instance runs'))
+    .addOption(new Option('--cert <pem>', "this machine's certificate (PEM); the parent lists it in its trustedConnections"))
+    .addOption(new Option('--key <pem>', "this machine's private key (PEM)"))
+    .addOption(new Option('--trust <pem>', 'a parent certificate to trust (repeat for several; a file may hold several PEMs)').argParser(collect))
+    .addOption(new Option('--dhparam <pem>', 'accepted for compatibility; a no-op under TLS 1.3'))
+    .addOption(new Option('--udp', 'also accept encrypted UDP for messages when the parent asks (TLS stays the control link)'))
+    .addOption(new Option('--config <json>', 'a JSON file with the same fields: { host, port, file, cert, key, trust, dhparam, udp, verbose }; relative paths in it are relative to the file; flags win'))
+    .addOption(new Option('--verbose', 'print debug lines'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The bot instances inherit this process\'s environment: set DISCORD_TOKEN here (the parent never sends it).',
+        '',
+        'Examples:',
+        '  discordoo-child --host 10.0.18.1 --file ./bot.js --cert child-1.pem --key child-1.key --trust parent.pem',
+        '  discordoo-child --config /srv/bot/child.json',
+      ].join('\n'),
+    )
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+/** Reads a --config JSON file into its fields; every problem names the file and the field. */
+function readConfigFile(path: string): Partial<Record<ConfigField, unknown>> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    throw new CliUsageError('--config', `cannot read ${path}: ${oneLine(err)}`)
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CliUsageError('--config', `${path} must hold a JSON object like { "host": "10.0.18.1", "file": "./bot.js", ... }`)
+  const known = new Set<string>(CONFIG_FIELDS)
+  for (const key of Object.keys(raw)) {
+    if (!known.has(key)) throw new CliUsageError(`--config ${path}: ${key}`, `unknown field; the fields are ${CONFIG_FIELDS.join(', ')}`)
+  }
+  const base = dirname(resolve(path))
+  const fields = { ...(raw as Record<ConfigField, unknown>) }
+  const fromDir = (p: unknown) => (typeof p === 'string' && p.length > 0 && !isAbsolute(p) ? resolve(base, p) : p)
+  for (const key of PATH_FIELDS) {
+    if (fields[key] === undefined) continue
+    // A single trusted certificate may be written as a string.
+    if (key === 'trust' && typeof fields.trust === 'string') fields.trust = [fields.trust]
+    fields[key] = Array.isArray(fields[key]) ? (fields[key] as unknown[]).map(fromDir) : fromDir(fields[key])
+  }
+  return fields
+}
+
+/** Where each resolved field came from, so an error can name the flag or the --config field. */
+export type FieldSource = (field: ConfigField) => string
+
+/** Merges --config and flags (flags win) and checks what must be present. */
+export function resolveChildConfig(flags: Record<string, unknown>): { config: ChildCliConfig; nameOf: FieldSource } {
+  const configPath = typeof flags.config === 'string' ? flags.config : null
+  const fromFile = configPath ? readConfigFile(configPath) : {}
+  const merged: Partial<Record<ConfigField, unknown>> = { ...fromFile }
+  const fromFlags = new Set<ConfigField>()
+  for (const key of CONFIG_FIELDS) {
+    if (flags[key] !== undefined) {
+      merged[key] = flags[key]
+      fromFlags.add(key)
+    }
+  }
+  const nameOf: FieldSource = (key) => (fromFlags.has(key) || !configPath || fromFile[key] === undefined ? `--${key}` : `--config ${configPath}: ${key}`)
+
+  for (const key of ['host', 'file', 'cert', 'key'] as const) {
+    if (merged[key] === undefined) throw new CliUsageError(`--${key}`, `is required (or set "${key}" in --config)`)
+    if (typeof merged[key] !== 'string' || merged[key].length === 0) throw new CliUsageError(nameOf(key), `expected a non-empty string, got ${JSON.stringify(merged[key])}`)
+  }
+  const trust = merged.trust
+  if (trust === undefined || (Array.isArray(trust) && trust.length === 0)) {
+    throw new CliUsageError('--trust', 'is required: the certificate of the parent allowed to connect (or set "trust" in --config)')
+  }
+  if (!Array.isArray(trust) || trust.some((t) => typeof t !== 'string' || t.length === 0)) {
+    throw new CliUsageError(nameOf('trust'), `expected a path or a list of paths to PEM files, got ${JSON.stringify(trust)}`)
+  }
+  const portText = merged.port ?? DEFAULT_CHILD_PORT
+  const port = typeof portText === 'number' ? portText : /^\d+$/.test(String(portText).trim()) ? Number(portText) : Number.NaN
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliUsageError(nameOf('port'), `expected a port 0..65535, got ${JSON.stringify(portText)}`)
+  for (const key of ['udp', 'verbose'] as const) {
+    if (merged[key] !== undefined && typeof merged[key] !== 'boolean') throw new CliUsageError(nameOf(key), `expected true or false, got ${JSON.stringify(merged[key])}`)
+  }
+  if (merged.dhparam !== undefined && typeof merged.dhparam !== 'string') throw new CliUsageError(nameOf('dhparam'), `expected a path, got ${JSON.stringify(merged.dhparam)}`)
+  const config: ChildCliConfig = {
+    host: merged.host as string,
+    port,
+    file: merged.file as string,
+    cert: merged.cert as string,
+    key: merged.key as string,
+    trust: trust as string[],
+    ...(merged.dhparam ? { dhparam: merged.dhparam as string } : {}),
+    ...(merged.udp ? { udp: true } : {}),
+    ...(merged.verbose ? { verbose: true } : {}),
+  }
+  return { config, nameOf }
+}
+
+export function childManagerOptions(c: ChildCliConfig): ShardingManagerOptions {
+  return {
+    file: c.file,
+    mode: 'machines',
+    machines: {
+      me: 'child',
+      ipc: { networkHost: c.host, networkPort: c.port, ...(c.udp ? { udp: true } : {}) },
+      tls: { public: c.cert, private: c.key, trustedConnections: c.trust, ...(c.dhparam ? { dhparam: c.dhparam } : {}) },
+    },
+  }
+}
+
+/** A manager OptionsError rephrased with the flag (or --config field) it came from. */
+function asUsageError(err: unknown, nameOf: FieldSource): unknown {
+  if (!(err instanceof OptionsError)) return err
+  const field = FIELD_OF_OPTION.find(([re]) => re.test(err.field))?.[1]
+  if (!field) return err
+  return new CliUsageError(nameOf(field), err.message.slice(err.field.length + 2))
+}
+
+/**
+ * Parses argv, starts the child and serves until SIGINT / SIGTERM, then stops the shards.
+ * Resolves with the process's exit code; never throws.
+ */
+export async function childMain(argv: string[], output: ProgramOutput = stdio): Promise<number> {
+  const prefix = 'discordoo-child'
+  let signals: ReturnType<typeof stopSignals> | null = null
+  try {
+    const program = buildChildProgram(output)
+    program.parse(argv, { from: 'user' })
+    const { config, nameOf } = resolveChildConfig(program.opts())
+    let manager: ShardingManager
+    try {
+      manager = new ShardingManager(childManagerOptions(config))
+    } catch (err) {
+      throw asUsageError(err, nameOf)
+    }
+    const out = (line: string) => output.writeOut(`${new Date().toISOString()} ${line}\n`)
+    wireChildEvents(manager, config, out)
+    // Before start(): a signal that arrives while it is starting must stop it cleanly too.
+    signals = stopSignals((signal) => {
+      output.writeErr(`${prefix}: ${signal} again: exiting now; the instances exit with this process\n`)
+      process.exit(130)
+    })
+    const stopped = signals.first.then(async (signal) => {
+      out(`${signal}: stopping the shards`)
+      await manager.stop()
+      out('stopped')
+    })
+    try {
+      await Promise.race([manager.start(), stopped])
+    } catch (err) {
+      await manager.stop().catch(() => {})
+      throw asUsageError(err, nameOf)
+    }
+    if (!process.env.DISCORD_TOKEN) out('note: DISCORD_TOKEN is not set here; bots that log in with process.env.DISCORD_TOKEN need it in this environment (the parent never sends the token)')
+    await stopped
+    return 0
+  } catch (err) {
+    return reportFailure(prefix, err, output)
+  } finally {
+    signals?.dispose()
+  }
+}
+
+function wireChildEvents(manager: ShardingManager, config: ChildCliConfig, out: (line: string) => void): void {
+  manager.on('listening', ({ port }: { port: number }) => out(`listening on ${config.host}:${port}, waiting for a parent`))
+  manager.on('instanceReady', (i) => out(`instance ${i.id} ready (shards ${i.shards.join(',')})`))
+  manager.on('instanceDeath', (i) => out(`instance ${i.id} died: ${i.reason}`))
+  manager.on('instanceGaveUp', (i) => out(`instance ${i.id} gave up: ${i.error?.message ?? i.reason}`))
+  manager.on('machineError', (e) => out(`refused ${e.address ?? ''}: ${e.reason}${e.code ? ` (${e.code})` : ''}`))
+  manager.on('error', (e) => out(`error: ${oneLine(e)}`))
+  manager.on('debug', (d: string) => {
+    if (config.verbose || /attached|assigned|link down/.test(d)) out(d)
+  })
+}
