@@ -9,12 +9,15 @@ import { configureProgram, reportFailure, stdio, type ProgramOutput } from './ex
 import { DEMO_DEFAULTS, type DemoFlags } from './options.js'
 import { packageRoot } from './paths.js'
 import type { SimulatorFlags } from './simulator.js'
+import type { StatusFlags } from './status.js'
 
 export interface CliActions {
   /** Resolves with the exit code once the demo has stopped. */
   demo(flags: DemoFlags): Promise<number>
   /** Resolves once the simulator listens; it then runs until SIGINT / SIGTERM. */
   simulator(flags: SimulatorFlags): Promise<void>
+  /** Prints a running manager's status (once, or until Ctrl-C with --watch); resolves with the exit code. */
+  status(flags: StatusFlags): Promise<number>
 }
 
 export type { ProgramOutput } from './exit.js'
@@ -90,6 +93,17 @@ export function buildProgram(actions: CliActions, output: ProgramOutput = stdio,
     .action(async (flags: SimulatorFlags) => {
       await actions.simulator(flags)
       result.value = { keepRunning: true }
+    })
+
+  program
+    .command('status')
+    .description("Print the live status table of a running manager, read from its metrics endpoint's /status (the manager's `metrics` option, or `metrics` in `discordoo parent --config`).")
+    .option('--url <url>', 'the metrics address, e.g. http://127.0.0.1:9100 (/status is added)')
+    .option('--watch [seconds]', `redraw every this many seconds until Ctrl-C (default ${2} s)`)
+    .option('--timeout <seconds>', 'give up on one request after this long (default 5)')
+    .addHelpText('after', ['', 'Examples:', '  discordoo status --url http://127.0.0.1:9100', '  discordoo status --url http://10.0.18.9:9100 --watch 5'].join('\n'))
+    .action(async (flags: StatusFlags) => {
+      result.value = { exitCode: await actions.status(flags) }
     })
 
   return program
