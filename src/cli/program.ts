@@ -10,6 +10,7 @@ import { DEMO_DEFAULTS, type DemoFlags } from './options.js'
 import { packageRoot } from './paths.js'
 import type { SimulatorFlags } from './simulator.js'
 import type { StatusFlags } from './status.js'
+import type { ParentFlags } from './parent.js'
 
 export interface CliActions {
   /** Resolves with the exit code once the demo has stopped. */
@@ -18,6 +19,8 @@ export interface CliActions {
   simulator(flags: SimulatorFlags): Promise<void>
   /** Prints a running manager's status (once, or until Ctrl-C with --watch); resolves with the exit code. */
   status(flags: StatusFlags): Promise<number>
+  /** Runs a MACHINES parent from a JSON file until SIGINT / SIGTERM; resolves with the exit code. */
+  parent(flags: ParentFlags): Promise<number>
 }
 
 export type { ProgramOutput } from './exit.js'
@@ -93,6 +96,33 @@ export function buildProgram(actions: CliActions, output: ProgramOutput = stdio,
     .action(async (flags: SimulatorFlags) => {
       await actions.simulator(flags)
       result.value = { keepRunning: true }
+    })
+
+  program
+    .command('parent')
+    .description('Run a MACHINES parent manager from a JSON file: it connects to every child machine (discordoo-child), assigns their shard ranges and stays the bot\'s root until Ctrl-C / SIGTERM, which stops the shards on every child.')
+    .option('--config <json>', 'the parent\'s JSON file: { points, tls, link, api, totalShards, identify, env, metrics, ... }; relative paths in it are relative to the file')
+    .option('--verbose', "also print the manager's debug lines")
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The token is read from DISCORD_TOKEN (or "token" in the file); the parent only uses it for /gateway/bot.',
+        'See README "Operations" for every field.',
+        '',
+        'Example parent.json:',
+        '  {',
+        '    "tls": { "public": "parent.pem", "private": "parent.key", "trustedConnections": ["child-1.pem", "child-2.pem"] },',
+        '    "points": [',
+        '      { "host": "10.0.18.1", "childManagerOptions": { "mode": "processes", "shards": { "from": 0, "to": 127 }, "shardsPerInstance": 8 } },',
+        '      { "host": "10.0.18.2", "childManagerOptions": { "mode": "workers", "shards": { "from": 128, "to": 255 } } }',
+        '    ],',
+        '    "metrics": { "port": 9100 }',
+        '  }',
+      ].join('\n'),
+    )
+    .action(async (flags: ParentFlags) => {
+      result.value = { exitCode: await actions.parent(flags) }
     })
 
   program

@@ -128,6 +128,7 @@ describe('command line', () => {
         resolveStatusOptions(flags)
         return 0
       },
+      parent: async () => 0,
     }
     const output = { writeOut: (t: string) => void out.push(t), writeErr: (t: string) => void err.push(t) }
     return main(['node', 'discordoo', ...argv], actions, output).then((result) => ({ result, out: out.join(''), err: err.join(''), calls }))
