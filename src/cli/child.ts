@@ -217,7 +217,7 @@ export async function childMain(argv: string[], output: ProgramOutput = stdio): 
 function wireChildEvents(manager: ShardingManager, config: ChildCliConfig, out: (line: string) => void): void {
   manager.on('listening', ({ port }: { port: number }) => out(`listening on ${config.host}:${port}, waiting for a parent`))
   manager.on('instanceReady', (i) => out(`instance ${i.id} ready (shards ${i.shards.join(',')})`))
-  manager.on('instanceDeath', (i) => out(`instance ${i.id} died: ${i.reason}`))
+  manager.on('instanceDeath', (i) => out(i.reason === 'stopped' ? `instance ${i.id} stopped` : `instance ${i.id} died: ${i.reason}`))
   manager.on('instanceGaveUp', (i) => out(`instance ${i.id} gave up: ${i.error?.message ?? i.reason}`))
   manager.on('machineError', (e) => out(`refused ${e.address ?? ''}: ${e.reason}${e.code ? ` (${e.code})` : ''}`))
   manager.on('error', (e) => out(`error: ${oneLine(e)}`))

@@ -124,14 +124,14 @@ async function stopManager(manager: ShardingManager, reason: string, out: (line:
     out(`the children did not confirm within ${formatMs(STOP_LIMIT_MS)}; exiting anyway (their shards may keep running)`)
     return false
   }
-  out(down.length > 0 ? `stopped every shard the parent could reach; the children are in standby` : 'stopped: every shard on every child is stopped; the children are in standby')
+  out(down.length > 0 ? 'stopped every shard the parent could reach; the children it reached are in standby' : 'stopped: every shard on every child is stopped; the children are in standby')
   return true
 }
 
 function wireParentEvents(manager: ShardingManager, verbose: boolean, out: (line: string) => void): void {
   manager.on('machineConnect', (e) => out(`machine ${e.machine} connected${e.resumed ? ' (link resumed)' : ''}`))
   manager.on('machineReady', (e) => out(`machine ${e.machine} ready: ${e.instances} instance${e.instances === 1 ? '' : 's'}`))
-  manager.on('machineDisconnect', (e) => out(`machine ${e.machine} link down: ${e.reason}; its shards keep running, reconnecting`))
+  manager.on('machineDisconnect', (e) => out(`machine ${e.machine} link down: ${e.reason}; reconnecting`))
   manager.on('machineError', (e) => out(`machine ${e.machine} error${e.code ? ` (${e.code})` : ''}: ${e.reason}`))
   manager.on('instanceDeath', (i) => out(i.reason === 'stopped' ? `instance ${i.id} on ${i.machine} stopped` : `instance ${i.id} on ${i.machine} died${i.reason ? `: ${oneLine(i.reason)}` : ''}`))
   manager.on('instanceGaveUp', (i) => out(`instance ${i.id} on ${i.machine} gave up: ${oneLine(i.error ?? i.reason)}`))
