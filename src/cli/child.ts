@@ -219,7 +219,7 @@ function wireChildEvents(manager: ShardingManager, config: ChildCliConfig, out: 
   manager.on('instanceReady', (i) => out(`instance ${i.id} ready (shards ${i.shards.join(',')})`))
   manager.on('instanceDeath', (i) => out(i.reason === 'stopped' ? `instance ${i.id} stopped` : `instance ${i.id} died: ${i.reason}`))
   manager.on('instanceGaveUp', (i) => out(`instance ${i.id} gave up: ${i.error?.message ?? i.reason}`))
-  manager.on('machineError', (e) => out(`refused ${e.address ?? ''}: ${e.reason}${e.code ? ` (${e.code})` : ''}`))
+  manager.on('machineError', (e) => out(`refused ${e.address ?? 'a connection'}: ${e.reason}${e.code && !String(e.reason).includes(e.code) ? ` (${e.code})` : ''}`))
   manager.on('error', (e) => out(`error: ${oneLine(e)}`))
   manager.on('debug', (d: string) => {
     if (config.verbose || /attached|assigned|link down/.test(d)) out(d)

@@ -19,10 +19,11 @@ export interface ParentFlags {
 /** How long stopping may take before the parent gives up waiting for the children. */
 const STOP_LIMIT_MS = 60_000
 
+/** Machines whose link is down and that run shards the parent cannot stop now. */
 function machinesDown(manager: ShardingManager): string[] {
   return manager
     .status()
-    .machines.filter((m) => m.link && !m.link.up)
+    .machines.filter((m) => m.link && !m.link.up && m.instances.length > 0)
     .map((m) => m.id)
 }
 
@@ -108,9 +109,12 @@ function describeStart(config: ResolvedParentConfig): string {
 /** Stops the shards on every child; says which ones could not be reached. Resolves false when it took too long. */
 async function stopManager(manager: ShardingManager, reason: string, out: (line: string) => void): Promise<boolean> {
   const machines = manager.status().machines
-  const down = machinesDown(manager)
+  const unreachable = machines.filter((m) => m.link && !m.link.up)
+  const running = machinesDown(manager)
+  const empty = unreachable.filter((m) => !running.includes(m.id)).map((m) => m.id)
   out(`${reason}: stopping the shards on ${machines.length} machine${machines.length === 1 ? '' : 's'}; the children stay in standby for the next parent`)
-  if (down.length > 0) out(`unreachable now: ${down.join(', ')}; their shards keep running until a parent stops them or their child manager stops`)
+  if (running.length > 0) out(`unreachable now: ${running.join(', ')}; their shards keep running until a parent stops them or their child manager stops`)
+  if (empty.length > 0) out(`never reached: ${empty.join(', ')}; nothing was started there`)
   let timer: NodeJS.Timeout | undefined
   const stopped = await Promise.race([
     manager.stop().then(
@@ -124,7 +128,7 @@ async function stopManager(manager: ShardingManager, reason: string, out: (line:
     out(`the children did not confirm within ${formatMs(STOP_LIMIT_MS)}; exiting anyway (their shards may keep running)`)
     return false
   }
-  out(down.length > 0 ? 'stopped every shard the parent could reach; the children it reached are in standby' : 'stopped: every shard on every child is stopped; the children are in standby')
+  out(unreachable.length > 0 ? 'stopped every shard the parent could reach; the children it reached are in standby' : 'stopped: every shard on every child is stopped; the children are in standby')
   return true
 }
 
