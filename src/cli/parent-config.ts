@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { OptionsError } from '../errors.js'
 import type { ShardingManagerOptions } from '../manager/options.js'
-import type { MachinePoint, TlsFilesOptions } from '../manager/machines-options.js'
+import type { MachinePoint, TlsFilesOptions } from '../machines/options.js'
 import { oneLine } from './exit.js'
 import { CliUsageError } from './options.js'
 
