@@ -25,13 +25,26 @@ export interface ChildCliConfig {
   dhparam?: string
   udp?: boolean
   verbose?: boolean
+  /** The child's policy against its parent (README "Threat model"). */
+  allowEnv?: string[]
+  allowExecArgv?: string[]
+  eval?: boolean
+  parent?: string
+  anyParent?: boolean
+  maxShards?: number
+  maxInstances?: number
 }
 
-/** The fields of --config, which are also the flags' names. */
-const CONFIG_FIELDS = ['host', 'port', 'file', 'cert', 'key', 'trust', 'dhparam', 'udp', 'verbose'] as const
+/** The fields of --config, which are also the flags' names (camelCase of the flag). */
+const CONFIG_FIELDS = ['host', 'port', 'file', 'cert', 'key', 'trust', 'dhparam', 'udp', 'verbose', 'allowEnv', 'allowExecArgv', 'eval', 'parent', 'anyParent', 'maxShards', 'maxInstances'] as const
 type ConfigField = (typeof CONFIG_FIELDS)[number]
 /** Fields holding a path: relative paths in --config are relative to the config file. */
 const PATH_FIELDS = new Set<ConfigField>(['file', 'cert', 'key', 'trust', 'dhparam'])
+
+/** The flag of a config field: `allowEnv` → `--allow-env`; `eval` is set off with `--no-eval`. */
+function flagOf(field: ConfigField): string {
+  return field === 'eval' ? '--no-eval' : `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+}
 
 /** Which config field each manager option comes from, so errors name what the user typed. */
 const FIELD_OF_OPTION: [RegExp, ConfigField][] = [
@@ -42,6 +55,13 @@ const FIELD_OF_OPTION: [RegExp, ConfigField][] = [
   [/^machines\.ipc\.networkHost/, 'host'],
   [/^machines\.ipc\.networkPort/, 'port'],
   [/^machines\.ipc\.udp/, 'udp'],
+  [/^machines\.policy\.allowEnv/, 'allowEnv'],
+  [/^machines\.policy\.allowExecArgv/, 'allowExecArgv'],
+  [/^machines\.policy\.eval/, 'eval'],
+  [/^machines\.policy\.parent/, 'parent'],
+  [/^machines\.policy\.stickyParent/, 'anyParent'],
+  [/^machines\.limits\.maxShards/, 'maxShards'],
+  [/^machines\.limits\.maxInstances/, 'maxInstances'],
   [/^file/, 'file'],
 ]
 
@@ -56,7 +76,14 @@ export function buildChildProgram(output: ProgramOutput = stdio): Command {
     .addOption(new Option('--trust <pem>', 'a parent certificate to trust (repeat for several; a file may hold several PEMs)').argParser(collect))
     .addOption(new Option('--dhparam <pem>', 'accepted for compatibility; a no-op under TLS 1.3'))
     .addOption(new Option('--udp', 'also accept encrypted UDP for messages when the parent asks (TLS stays the control link)'))
-    .addOption(new Option('--config <json>', 'a JSON file with the same fields: { host, port, file, cert, key, trust, dhparam, udp, verbose }; relative paths in it are relative to the file; flags win'))
+    .addOption(new Option('--allow-env <name>', 'an environment variable the parent may set for the instances (repeat; given, only these)').argParser(collect))
+    .addOption(new Option('--allow-exec-argv <flag>', "a Node flag the parent may set besides the safe ones (repeat; '*' = any)").argParser(collect))
+    .addOption(new Option('--no-eval', 'refuse code sent as text (broadcastEval) from the parent; typed requests still work'))
+    .addOption(new Option('--parent <fingerprint|pem>', 'the only parent certificate that may attach (its SHA-256 fingerprint or PEM file)'))
+    .addOption(new Option('--any-parent', 'let another trusted parent take over a running pool (default: the pool belongs to the parent that assigned it)'))
+    .addOption(new Option('--max-shards <n>', 'the most shards a parent may assign (default 4096)'))
+    .addOption(new Option('--max-instances <n>', 'the most instances a parent may assign (default 1024)'))
+    .addOption(new Option('--config <json>', `a JSON file with the same fields in camelCase: { ${CONFIG_FIELDS.join(', ')} }; relative paths in it are relative to the file; flags win`))
     .addOption(new Option('--verbose', 'print debug lines'))
     .addHelpText(
       'after',
@@ -91,6 +118,7 @@ function readConfigFile(path: string): Partial<Record<ConfigField, unknown>> {
   const base = dirname(resolve(path))
   const fields = { ...(raw as Record<ConfigField, unknown>) }
   const fromDir = (p: unknown) => (typeof p === 'string' && p.length > 0 && !isAbsolute(p) ? resolve(base, p) : p)
+  if (typeof fields.parent === 'string' && /\.(pem|crt|cer)$/i.test(fields.parent)) fields.parent = fromDir(fields.parent)
   for (const key of PATH_FIELDS) {
     if (fields[key] === undefined) continue
     // A single trusted certificate may be written as a string.
@@ -104,18 +132,18 @@ function readConfigFile(path: string): Partial<Record<ConfigField, unknown>> {
 export type FieldSource = (field: ConfigField) => string
 
 /** Merges --config and flags (flags win) and checks what must be present. */
-export function resolveChildConfig(flags: Record<string, unknown>): { config: ChildCliConfig; nameOf: FieldSource } {
+export function resolveChildConfig(flags: Record<string, unknown>, defaulted: ReadonlySet<string> = new Set()): { config: ChildCliConfig; nameOf: FieldSource } {
   const configPath = typeof flags.config === 'string' ? flags.config : null
   const fromFile = configPath ? readConfigFile(configPath) : {}
   const merged: Partial<Record<ConfigField, unknown>> = { ...fromFile }
   const fromFlags = new Set<ConfigField>()
   for (const key of CONFIG_FIELDS) {
-    if (flags[key] !== undefined) {
+    if (flags[key] !== undefined && !defaulted.has(key)) {
       merged[key] = flags[key]
       fromFlags.add(key)
     }
   }
-  const nameOf: FieldSource = (key) => (fromFlags.has(key) || !configPath || fromFile[key] === undefined ? `--${key}` : `--config ${configPath}: ${key}`)
+  const nameOf: FieldSource = (key) => (fromFlags.has(key) || !configPath || fromFile[key] === undefined ? flagOf(key) : `--config ${configPath}: ${key}`)
 
   for (const key of ['host', 'file', 'cert', 'key'] as const) {
     if (merged[key] === undefined) throw new CliUsageError(`--${key}`, `is required (or set "${key}" in --config)`)
@@ -135,6 +163,24 @@ export function resolveChildConfig(flags: Record<string, unknown>): { config: Ch
     if (merged[key] !== undefined && typeof merged[key] !== 'boolean') throw new CliUsageError(nameOf(key), `expected true or false, got ${JSON.stringify(merged[key])}`)
   }
   if (merged.dhparam !== undefined && typeof merged.dhparam !== 'string') throw new CliUsageError(nameOf('dhparam'), `expected a path, got ${JSON.stringify(merged.dhparam)}`)
+  for (const key of ['eval', 'anyParent'] as const) {
+    if (merged[key] !== undefined && typeof merged[key] !== 'boolean') throw new CliUsageError(nameOf(key), `expected true or false, got ${JSON.stringify(merged[key])}`)
+  }
+  for (const key of ['allowEnv', 'allowExecArgv'] as const) {
+    if (typeof merged[key] === 'string') merged[key] = [merged[key]]
+    if (merged[key] !== undefined && (!Array.isArray(merged[key]) || (merged[key] as unknown[]).some((v) => typeof v !== 'string' || v.length === 0))) {
+      throw new CliUsageError(nameOf(key), `expected a list of names, got ${JSON.stringify(merged[key])}`)
+    }
+  }
+  const limits: Partial<Record<'maxShards' | 'maxInstances', number>> = {}
+  for (const key of ['maxShards', 'maxInstances'] as const) {
+    const v = merged[key]
+    if (v === undefined) continue
+    const n = typeof v === 'number' ? v : /^\d+$/.test(String(v).trim()) ? Number(v) : Number.NaN
+    if (!Number.isSafeInteger(n) || n < 1) throw new CliUsageError(nameOf(key), `expected a whole number ≥ 1, got ${JSON.stringify(v)}`)
+    limits[key] = n
+  }
+  if (merged.parent !== undefined && (typeof merged.parent !== 'string' || merged.parent.length === 0)) throw new CliUsageError(nameOf('parent'), `expected a fingerprint or a PEM file, got ${JSON.stringify(merged.parent)}`)
   const config: ChildCliConfig = {
     host: merged.host as string,
     port,
@@ -145,11 +191,25 @@ export function resolveChildConfig(flags: Record<string, unknown>): { config: Ch
     ...(merged.dhparam ? { dhparam: merged.dhparam as string } : {}),
     ...(merged.udp ? { udp: true } : {}),
     ...(merged.verbose ? { verbose: true } : {}),
+    ...(merged.allowEnv ? { allowEnv: merged.allowEnv as string[] } : {}),
+    ...(merged.allowExecArgv ? { allowExecArgv: merged.allowExecArgv as string[] } : {}),
+    ...(merged.eval === false ? { eval: false } : {}),
+    ...(merged.parent ? { parent: merged.parent as string } : {}),
+    ...(merged.anyParent ? { anyParent: true } : {}),
+    ...limits,
   }
   return { config, nameOf }
 }
 
 export function childManagerOptions(c: ChildCliConfig): ShardingManagerOptions {
+  const policy = {
+    ...(c.allowEnv ? { allowEnv: c.allowEnv } : {}),
+    ...(c.allowExecArgv ? { allowExecArgv: c.allowExecArgv } : {}),
+    ...(c.eval === false ? { eval: false } : {}),
+    ...(c.parent ? { parent: c.parent } : {}),
+    ...(c.anyParent ? { stickyParent: false } : {}),
+  }
+  const limits = { ...(c.maxShards ? { maxShards: c.maxShards } : {}), ...(c.maxInstances ? { maxInstances: c.maxInstances } : {}) }
   return {
     file: c.file,
     mode: 'machines',
@@ -157,6 +217,8 @@ export function childManagerOptions(c: ChildCliConfig): ShardingManagerOptions {
       me: 'child',
       ipc: { networkHost: c.host, networkPort: c.port, ...(c.udp ? { udp: true } : {}) },
       tls: { public: c.cert, private: c.key, trustedConnections: c.trust, ...(c.dhparam ? { dhparam: c.dhparam } : {}) },
+      ...(Object.keys(policy).length > 0 ? { policy } : {}),
+      ...(Object.keys(limits).length > 0 ? { limits } : {}),
     },
   }
 }
@@ -179,7 +241,8 @@ export async function childMain(argv: string[], output: ProgramOutput = stdio): 
   try {
     const program = buildChildProgram(output)
     program.parse(argv, { from: 'user' })
-    const { config, nameOf } = resolveChildConfig(program.opts())
+    const defaulted = new Set(program.options.map((o) => o.attributeName()).filter((name) => program.getOptionValueSource(name) === 'default'))
+    const { config, nameOf } = resolveChildConfig(program.opts(), defaulted)
     let manager: ShardingManager
     try {
       manager = new ShardingManager(childManagerOptions(config))

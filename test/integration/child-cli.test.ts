@@ -21,7 +21,7 @@ describe('discordoo-child CLI', () => {
 
   it('--help documents every flag', () => {
     const help = execFileSync(process.execPath, [CHILD_BIN, '--help'], { encoding: 'utf8' })
-    for (const flag of ['--host', '--port', '--file', '--cert', '--key', '--trust', '--dhparam', '--udp', '--config', '--verbose']) expect(help).toContain(flag)
+    for (const flag of ['--host', '--port', '--file', '--cert', '--key', '--trust', '--dhparam', '--udp', '--config', '--verbose', '--allow-env', '--allow-exec-argv', '--no-eval', '--parent', '--any-parent', '--max-shards', '--max-instances']) expect(help).toContain(flag)
     expect(help).toContain('8379')
   })
 
