@@ -1,9 +1,5 @@
 #!/usr/bin/env node
-import { runChildCli } from '../src/child/cli.js'
+// The `discordoo-child` command; flags and behaviour live in src/cli/child.ts.
+import { childMain } from '../src/cli/child.js'
 
-runChildCli(process.argv.slice(2)).catch((err: { code?: string; message?: string; exitCode?: number }) => {
-  // commander already printed help / its own error line
-  if (err?.code?.startsWith?.('commander.')) process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2)
-  console.error(`discordoo-child: ${err?.message ?? String(err)}`)
-  process.exit(1)
-})
+void childMain(process.argv.slice(2)).then((code) => process.exit(code))

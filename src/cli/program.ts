@@ -4,27 +4,26 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Command, CommanderError, Option } from 'commander'
-import { DEMO_DEFAULTS, type DemoFlags, usageErrorFrom } from './options.js'
+import { Command, Option } from 'commander'
+import { configureProgram, reportFailure, stdio, type ProgramOutput } from './exit.js'
+import { DEMO_DEFAULTS, type DemoFlags } from './options.js'
 import { packageRoot } from './paths.js'
 import type { SimulatorFlags } from './simulator.js'
+import type { StatusFlags } from './status.js'
+import type { ParentFlags } from './parent.js'
 
 export interface CliActions {
   /** Resolves with the exit code once the demo has stopped. */
   demo(flags: DemoFlags): Promise<number>
   /** Resolves once the simulator listens; it then runs until SIGINT / SIGTERM. */
   simulator(flags: SimulatorFlags): Promise<void>
+  /** Prints a running manager's status (once, or until Ctrl-C with --watch); resolves with the exit code. */
+  status(flags: StatusFlags): Promise<number>
+  /** Runs a MACHINES parent from a JSON file until SIGINT / SIGTERM; resolves with the exit code. */
+  parent(flags: ParentFlags): Promise<number>
 }
 
-export interface ProgramOutput {
-  writeOut(text: string): void
-  writeErr(text: string): void
-}
-
-const stdio: ProgramOutput = {
-  writeOut: (text) => void process.stdout.write(text),
-  writeErr: (text) => void process.stderr.write(text),
-}
+export type { ProgramOutput } from './exit.js'
 
 function version(): string {
   try {
@@ -43,18 +42,10 @@ function withDefault(flags: string, description: string, value: number): Option 
 }
 
 export function buildProgram(actions: CliActions, output: ProgramOutput = stdio, result: { value: CliResult | null } = { value: null }): Command {
-  const program = new Command('discordoo')
+  const program = configureProgram(new Command('discordoo'), output)
   program
     .description('discordoo-sharding: run a Discord bot\'s shards across processes, worker threads and machines')
     .version(version(), '-v, --version')
-    .configureOutput({
-      writeOut: output.writeOut,
-      writeErr: output.writeErr,
-      // One line per error: commander puts suggestions ("Did you mean …?") on a line of their own.
-      outputError: (text, write) => write(`${text.replace(/\s*\n(?!$)\s*/g, ' ').trimEnd()}\n`),
-    })
-    .exitOverride()
-    .showSuggestionAfterError(true)
 
   program
     .command('demo')
@@ -107,6 +98,44 @@ export function buildProgram(actions: CliActions, output: ProgramOutput = stdio,
       result.value = { keepRunning: true }
     })
 
+  program
+    .command('parent')
+    .description('Run a MACHINES parent manager from a JSON file: it connects to every child machine (discordoo-child), assigns their shard ranges and stays the bot\'s root until Ctrl-C / SIGTERM, which stops the shards on every child.')
+    .option('--config <json>', 'the parent\'s JSON file: { points, tls, link, api, totalShards, identify, env, metrics, ... }; relative paths in it are relative to the file')
+    .option('--verbose', "also print the manager's debug lines")
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The token is read from DISCORD_TOKEN (or "token" in the file); the parent only uses it for /gateway/bot.',
+        'See README "Operations" for every field.',
+        '',
+        'Example parent.json:',
+        '  {',
+        '    "tls": { "public": "parent.pem", "private": "parent.key", "trustedConnections": ["child-1.pem", "child-2.pem"] },',
+        '    "points": [',
+        '      { "host": "10.0.18.1", "childManagerOptions": { "mode": "processes", "shards": { "from": 0, "to": 127 }, "shardsPerInstance": 8 } },',
+        '      { "host": "10.0.18.2", "childManagerOptions": { "mode": "workers", "shards": { "from": 128, "to": 255 } } }',
+        '    ],',
+        '    "metrics": { "port": 9100 }',
+        '  }',
+      ].join('\n'),
+    )
+    .action(async (flags: ParentFlags) => {
+      result.value = { exitCode: await actions.parent(flags) }
+    })
+
+  program
+    .command('status')
+    .description("Print the live status table of a running manager, read from its metrics endpoint's /status (the manager's `metrics` option, or `metrics` in `discordoo parent --config`).")
+    .option('--url <url>', 'the metrics address, e.g. http://127.0.0.1:9100 (/status is added)')
+    .option('--watch [seconds]', `redraw every this many seconds until Ctrl-C (default ${2} s)`)
+    .option('--timeout <seconds>', 'give up on one request after this long (default 5)')
+    .addHelpText('after', ['', 'Examples:', '  discordoo status --url http://127.0.0.1:9100', '  discordoo status --url http://10.0.18.9:9100 --watch 5'].join('\n'))
+    .action(async (flags: StatusFlags) => {
+      result.value = { exitCode: await actions.status(flags) }
+    })
+
   return program
 }
 
@@ -121,16 +150,7 @@ export async function main(argv: string[], actions: CliActions, output: ProgramO
     await program.parseAsync(argv)
     return result.value ?? { exitCode: 0 }
   } catch (err) {
-    if (err instanceof CommanderError) return { exitCode: err.exitCode === 0 ? 0 : 2 }
     const command = argv.slice(2).find((a) => !a.startsWith('-')) ?? ''
-    const prefix = `discordoo${command ? ` ${command}` : ''}`
-    const usage = usageErrorFrom(err)
-    if (usage) {
-      output.writeErr(`${prefix}: error: ${usage.message} (see ${prefix} --help)\n`)
-      return { exitCode: 2 }
-    }
-    const message = err instanceof Error ? err.message : String(err)
-    output.writeErr(`${prefix}: ${message.split('\n')[0]}\n`)
-    return { exitCode: 1 }
+    return { exitCode: reportFailure(`discordoo${command ? ` ${command}` : ''}`, err, output) }
   }
 }

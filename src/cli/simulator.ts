@@ -33,5 +33,20 @@ export function simulatorCliOptions(flags: SimulatorFlags): SimulatorCliOptions 
 
 /** Starts the simulator and keeps it running until SIGINT / SIGTERM (handled by startSimulatorFromCli). */
 export async function runSimulator(flags: SimulatorFlags): Promise<void> {
-  await startSimulatorFromCli({ ...simulatorCliOptions(flags), handleSignals: true })
+  const options = simulatorCliOptions(flags)
+  try {
+    await startSimulatorFromCli({ ...options, handleSignals: true })
+  } catch (err) {
+    throw listenError(err, options.host ?? '127.0.0.1', Number(options.port))
+  }
+}
+
+/** A failed listen as one line that says what to do, instead of Node's raw `listen EADDRINUSE …`. */
+export function listenError(err: unknown, host: string, port: number): unknown {
+  const code = (err as { code?: unknown })?.code
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`
+  if (code === 'EADDRINUSE') return new Error(`--port ${port}: ${where} is already in use (another simulator?); choose another --port, or --port 0 for any free port`)
+  if (code === 'EACCES') return new Error(`--port ${port}: no permission to listen on ${where} (ports below 1024 need privileges); choose another --port`)
+  if (code === 'EADDRNOTAVAIL') return new Error(`--host ${host}: this machine has no such address; use one of its own addresses, e.g. 127.0.0.1`)
+  return err
 }

@@ -169,3 +169,26 @@ export function renderSummaryLine(status: ManagerStatus): string {
     `restarts ${t.restarts}`,
   ].join(' · ')
 }
+
+/**
+ * One line per machine that has a link (a MACHINES parent's children):
+ * `machine 10.0.18.1:8379 · ready · link up · rtt 1.50 ms · TLS · 0 queued · 1 resume · 2 instances`.
+ */
+export function renderMachineLines(status: ManagerStatus): string[] {
+  return status.machines.flatMap((m) => {
+    if (!m.link) return []
+    const l = m.link
+    return [
+      [
+        `machine ${m.id}`,
+        m.state,
+        `link ${l.up ? 'up' : 'down'}`,
+        `rtt ${l.rttMs === null ? '—' : `${l.rttMs.toFixed(2)} ms`}`,
+        l.udp ? 'UDP' : 'TLS',
+        `${l.queued} queued`,
+        `${l.resumes} resume${l.resumes === 1 ? '' : 's'}`,
+        `${m.instances.length} instance${m.instances.length === 1 ? '' : 's'}`,
+      ].join(' · '),
+    ]
+  })
+}

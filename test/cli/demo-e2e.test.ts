@@ -1,6 +1,7 @@
 // Runs the built CLI (dist/bin/discordoo.js) as a child process, as a user would.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 
@@ -126,6 +127,20 @@ describe('discordoo simulator (end to end)', () => {
     expect(body.session_start_limit.max_concurrency).toBe(16)
     run.child.kill('SIGTERM')
     expect((await run.exit).code).toBe(0)
+  })
+
+  it('says in one line that a busy port is busy (no raw EADDRINUSE) and exits 1', async () => {
+    const blocker = createServer()
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()))
+    const port = (blocker.address() as { port: number }).port
+    try {
+      const run = cli(['simulator', '--port', String(port)])
+      const { code } = await run.exit
+      expect(code).toBe(1)
+      expect(run.output()).toBe(`discordoo simulator: --port ${port}: 127.0.0.1:${port} is already in use (another simulator?); choose another --port, or --port 0 for any free port\n`)
+    } finally {
+      blocker.close()
+    }
   })
 
   it('rejects a bad flag with one line and a non-zero exit', async () => {

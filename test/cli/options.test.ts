@@ -7,6 +7,7 @@ import { CliUsageError, DEMO_MAX_INSTANCES, flagOfField, resolveDemoOptions, usa
 import { packageRoot } from '../../src/cli/paths.js'
 import { main, type CliActions } from '../../src/cli/program.js'
 import { simulatorCliOptions } from '../../src/cli/simulator.js'
+import { resolveStatusOptions, statusUrl, type StatusFlags } from '../../src/cli/status.js'
 import type { DemoFlags } from '../../src/cli/options.js'
 
 const root = packageRoot()
@@ -96,11 +97,22 @@ describe('simulator options', () => {
   })
 })
 
+describe('status options', () => {
+  it('adds /status to the metrics address and reads --watch as seconds', () => {
+    expect(statusUrl('http://127.0.0.1:9100')).toBe('http://127.0.0.1:9100/status')
+    expect(statusUrl('http://[::1]:9100/status')).toBe('http://[::1]:9100/status')
+    expect(statusUrl('http://host:9100/prefix/?x=1')).toBe('http://host:9100/prefix/status')
+    expect(resolveStatusOptions({ url: 'http://h:1' })).toEqual({ url: 'http://h:1/status', watchMs: null, timeoutMs: 5000 })
+    expect(resolveStatusOptions({ url: 'http://h:1', watch: true }).watchMs).toBe(2000)
+    expect(resolveStatusOptions({ url: 'http://h:1', watch: '0.5', timeout: '1' })).toMatchObject({ watchMs: 500, timeoutMs: 1000 })
+  })
+})
+
 describe('command line', () => {
   function run(argv: string[]) {
     const out: string[] = []
     const err: string[] = []
-    const calls: { demo: DemoFlags[]; simulator: unknown[] } = { demo: [], simulator: [] }
+    const calls: { demo: DemoFlags[]; simulator: unknown[]; status: StatusFlags[] } = { demo: [], simulator: [], status: [] }
     const actions: CliActions = {
       demo: async (flags) => {
         calls.demo.push(flags)
@@ -111,6 +123,12 @@ describe('command line', () => {
         calls.simulator.push(flags)
         simulatorCliOptions(flags)
       },
+      status: async (flags) => {
+        calls.status.push(flags)
+        resolveStatusOptions(flags)
+        return 0
+      },
+      parent: async () => 0,
     }
     const output = { writeOut: (t: string) => void out.push(t), writeErr: (t: string) => void err.push(t) }
     return main(['node', 'discordoo', ...argv], actions, output).then((result) => ({ result, out: out.join(''), err: err.join(''), calls }))
@@ -140,7 +158,10 @@ describe('command line', () => {
     for (const flag of ['--port <port>', '--host <host>', '--guilds <n>', '--max-concurrency <n>', '--token <tokens>', '--window-ms <ms>', '--shards <n>', '--max-guilds-per-shard <n>', '--heartbeat-interval-ms <ms>', '--session-limit <n>', '--budget-exhausted-mode <mode>', '--public-url <url>', '--admin-any-host']) {
       expect(sim.out).toContain(flag)
     }
+    const status = await run(['status', '--help'])
+    for (const flag of ['--url <url>', '--watch [seconds]', '--timeout <seconds>']) expect(status.out).toContain(flag)
     const top = await run(['--help'])
+    expect(top.out).toContain('status [options]')
     expect(top.out).toContain('demo [options]')
     expect(top.out).toContain('simulator [options]')
   })
@@ -152,6 +173,9 @@ describe('command line', () => {
     [['demo', '--duration'], "error: option '--duration <seconds>' argument missing"],
     [['demo', 'extra'], "error: too many arguments for 'demo'. Expected 0 arguments but got 1."],
     [['simulator', '--port', 'x'], 'discordoo simulator: error: --port: must be a whole number, got "x" (see discordoo simulator --help)'],
+    [['status'], 'discordoo status: error: --url: is required: the metrics address of the manager, e.g. http://127.0.0.1:9100 (see discordoo status --help)'],
+    [['status', '--url', 'localhost:9100'], 'discordoo status: error: --url: expected an http:// URL, got "localhost:9100" (see discordoo status --help)'],
+    [['status', '--url', 'http://127.0.0.1:9', '--watch', '0'], 'discordoo status: error: --watch: expected a number of seconds between 0.1 and 3600, got "0" (see discordoo status --help)'],
     [['launch'], "error: unknown command 'launch'"],
   ])('%j: one clear line and exit code 2', async (argv, line) => {
     const { result, err, calls } = await run(argv)
