@@ -4,7 +4,6 @@
  * child (which stay in standby) before it exits, saying so.
  */
 import { ShardingManager } from '../manager/ShardingManager.js'
-import { createMetricsServer, MetricsRecorder, type MetricsServer } from '../metrics/index.js'
 import { formatMs } from './format.js'
 import { oneLine, stdio, type ProgramOutput } from './exit.js'
 import { CliUsageError } from './options.js'
@@ -27,17 +26,6 @@ function machinesDown(manager: ShardingManager): string[] {
     .map((m) => m.id)
 }
 
-/**
- * Counters the CLI can see from the manager's events, until the manager keeps its own: restarts and
- * link drops. Request counts and latency stay at zero here.
- */
-function eventCounters(manager: ShardingManager): MetricsRecorder {
-  const recorder = new MetricsRecorder()
-  manager.on('instanceRespawn', () => recorder.restart('respawn'))
-  manager.on('machineDisconnect', (e: { machine: string }) => recorder.linkDrop(e.machine))
-  return recorder
-}
-
 /** Runs the parent until a signal stops it; resolves with the exit code (errors are thrown to the caller). */
 export async function runParent(flags: ParentFlags, output: ProgramOutput = stdio): Promise<number> {
   if (!flags.config) throw new CliUsageError('--config', 'is required: the JSON file describing the child machines (see README "Operations")')
@@ -47,7 +35,8 @@ export async function runParent(flags: ParentFlags, output: ProgramOutput = stdi
 
   let manager: ShardingManager
   try {
-    manager = new ShardingManager(config.manager)
+    // The manager serves /metrics, /healthz and /status itself (`metrics` option) from its start.
+    manager = new ShardingManager(config.metrics ? { ...config.manager, metrics: config.metrics } : config.manager)
   } catch (err) {
     throw managerError(err, config.path)
   }
@@ -61,13 +50,8 @@ export async function runParent(flags: ParentFlags, output: ProgramOutput = stdi
     )
     process.exit(130)
   })
-  let metrics: MetricsServer | null = null
   try {
-    if (config.metrics) {
-      const recorder = eventCounters(manager)
-      metrics = await createMetricsServer({ status: () => manager.status(), counters: () => recorder.counters() }, config.metrics)
-      out(`metrics on ${metrics.url}/metrics · health ${metrics.url}/healthz · status ${metrics.url}/status (discordoo status --url ${metrics.url})`)
-    }
+    manager.once('metricsListening', ({ url }: { url: string }) => out(`metrics on ${url}/metrics · health ${url}/healthz · status ${url}/status (discordoo status --url ${url})`))
     out(describeStart(config))
     const t0 = performance.now()
     const started = manager.start().then(
@@ -91,7 +75,6 @@ export async function runParent(flags: ParentFlags, output: ProgramOutput = stdi
     return (await stopManager(manager, signal, out)) ? 0 : 1
   } finally {
     signals.dispose()
-    await metrics?.close()
   }
 }
 

@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events'
 import { CONTEXT_ENV } from '../constants.js'
 import { AbortedError, ShardingError } from '../errors.js'
+import { createMetricsServer, MetricsRecorder, type MetricCounters, type MetricsServer } from '../metrics/index.js'
 import { finishFanout } from '../ipc/results.js'
 import { hasSelector, toTarget, wantsSingle, type TargetOptions } from '../ipc/targets.js'
 import { serializeValue } from '../ipc/values.js'
@@ -38,6 +39,9 @@ export class ShardingManager extends EventEmitter {
   private readonly backend: Backend
   private started: Promise<this> | null = null
   private stopping: Promise<void> | null = null
+  /** Request counts and latency by kind, restarts, link drops, re-shards, failovers (`/metrics`). */
+  private readonly recorder = new MetricsRecorder()
+  private metricsServer: MetricsServer | null = null
 
   constructor(options: ShardingManagerOptions) {
     super()
@@ -48,6 +52,10 @@ export class ShardingManager extends EventEmitter {
       )
     }
     this.options = resolveOptions(options)
+    this.on('instanceRespawn', () => this.recorder.restart('crash'))
+    this.on('machineDisconnect', (e: { machine: string }) => this.recorder.linkDrop(e.machine))
+    this.on('reshardDone', () => this.recorder.reshard())
+    this.on('machineFailover', () => this.recorder.failover())
     this.backend = this.options.mode === 'machines' ? createMachinesBackend(this.options, this.events) : new LocalBackend(this.options, this.events)
   }
 
@@ -66,15 +74,33 @@ export class ShardingManager extends EventEmitter {
    */
   start(): Promise<this> {
     if (this.stopping) return Promise.reject(new AbortedError('the manager was stopped; construct a new ShardingManager to start again'))
-    this.started ??= Promise.race([this.backend.start().then(() => this), this.stopped.promise])
+    this.started ??= Promise.race([this.serveMetrics().then(() => this.backend.start()).then(() => this), this.stopped.promise])
     return this.started
+  }
+
+  /** What /metrics counts beyond status(): requests by kind (count, errors, latency), restarts, link drops, re-shards, failovers. */
+  metrics(): MetricCounters {
+    return this.recorder.counters()
+  }
+
+  /** Where /metrics, /healthz and /status are served (with the `metrics` option, after start()). */
+  get metricsUrl(): string | null {
+    return this.metricsServer?.url ?? null
+  }
+
+  /** Health shows 503 while the start is under way, so the server comes first. */
+  private async serveMetrics(): Promise<void> {
+    const m = this.options.metrics
+    if (!m || this.options.machines?.me === 'child') return
+    this.metricsServer = await createMetricsServer({ status: () => this.status(), counters: () => this.recorder.counters() }, m)
+    this.emit('metricsListening', { url: this.metricsServer.url })
   }
 
   /** Stops everything gracefully (ask, wait timeouts.kill, kill); resolves when no instance is left. */
   stop(): Promise<void> {
     if (!this.stopping) {
       this.stopped.reject(new AbortedError('the manager was stopped before every shard was ready'))
-      this.stopping = this.backend.stop()
+      this.stopping = this.backend.stop().finally(() => this.metricsServer?.close())
     }
     return this.stopping
   }
@@ -104,7 +130,8 @@ export class ShardingManager extends EventEmitter {
 
   /** Restarts one instance gracefully (its shards RESUME); resolves when it is ready again. */
   respawn(instanceId: number, options: OperationOptions = {}): Promise<void> {
-    return this.backend.respawn(instanceId, operationScope(options))
+    this.recorder.restart('respawn')
+    return this.recorder.track('respawn', () => this.backend.respawn(instanceId, operationScope(options)))
   }
 
   /** Restarts every instance, one at a time, each only after the previous is ready again. */
@@ -135,8 +162,10 @@ export class ShardingManager extends EventEmitter {
     if (typeof timeout !== 'number' || !(timeout > 0)) throw new TypeError(`options.timeout: expected a number of ms > 0, got ${JSON.stringify(options.timeout)}`)
     const target = hasSelector(options) ? toTarget(options, total) : {}
     const scope: CallScope = { deadline: deadlineIn(timeout), signal: options.signal }
-    const entries = await this.backend.fanout(action, target, scope)
-    return finishFanout(entries, { single: wantsSingle(options), allowPartial: Boolean(options.allowPartial) })
+    return this.recorder.track(action.type, async () => {
+      const entries = await this.backend.fanout(action, target, scope)
+      return finishFanout(entries, { single: wantsSingle(options), allowPartial: Boolean(options.allowPartial) })
+    })
   }
 
   /**

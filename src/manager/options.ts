@@ -74,6 +74,8 @@ export interface ShardingManagerOptions {
   identify?: IdentifyOptions
   /** Give unmodified discord.js bots the manager's identify queue and session store (default true). */
   adaptDiscordJs?: boolean
+  /** Serve Prometheus `/metrics`, `/healthz` and `/status` on this port (the root manager). */
+  metrics?: { port: number; host?: string }
   machines?: MachinesOptions
 }
 
@@ -100,6 +102,7 @@ export interface ResolvedOptions {
     budget: { total: number; remaining: number; resetAfter: number } | null
   }
   adaptDiscordJs: boolean
+  metrics: { port: number; host: string } | null
   machines: ResolvedMachines | null
 }
 
@@ -131,6 +134,7 @@ const optionsSchema = object({
   killTimeout: optional(int(0)),
   identify: optional(identifySchema),
   adaptDiscordJs: optional(bool(), true),
+  metrics: optional(object({ port: int(0, 65535), host: optional(str(255), '127.0.0.1') })),
   machines: optional(schema<unknown>('machines', (v) => v)),
 })
 
@@ -180,6 +184,7 @@ export function resolveOptions(raw: ShardingManagerOptions): ResolvedOptions {
       budget: identify.budget ?? null,
     },
     adaptDiscordJs: o.adaptDiscordJs!,
+    metrics: o.metrics ? { port: o.metrics.port, host: o.metrics.host! } : null,
     machines,
   }
 }
