@@ -16,6 +16,7 @@ import type { InstanceAction } from './instance-channel.js'
 import { LocalBackend } from './local-backend.js'
 import { resolveOptions, type ResolvedOptions, type ShardingManagerOptions } from './options.js'
 import type { ReshardOptions } from './reshard.js'
+import { AutoReshard } from './auto-reshard.js'
 import { createMachinesBackend } from '../machines/backend.js'
 
 export interface BroadcastEvalOptions<C = unknown> extends TargetOptions {
@@ -42,6 +43,7 @@ export class ShardingManager extends EventEmitter {
   /** Request counts and latency by kind, restarts, link drops, re-shards, failovers (`/metrics`). */
   private readonly recorder = new MetricsRecorder()
   private metricsServer: MetricsServer | null = null
+  private autoReshard: AutoReshard | null = null
 
   constructor(options: ShardingManagerOptions) {
     super()
@@ -56,6 +58,10 @@ export class ShardingManager extends EventEmitter {
     this.on('machineDisconnect', (e: { machine: string }) => this.recorder.linkDrop(e.machine))
     this.on('reshardDone', () => this.recorder.reshard())
     this.on('machineFailover', () => this.recorder.failover())
+    const root = this.options.machines?.me !== 'child'
+    if (root && this.options.reshard.auto && this.options.token) {
+      this.autoReshard = new AutoReshard(this, { api: this.options.api, token: this.options.token }, this.options.reshard.checkInterval)
+    }
     this.backend = this.options.mode === 'machines' ? createMachinesBackend(this.options, this.events) : new LocalBackend(this.options, this.events)
   }
 
@@ -74,7 +80,15 @@ export class ShardingManager extends EventEmitter {
    */
   start(): Promise<this> {
     if (this.stopping) return Promise.reject(new AbortedError('the manager was stopped; construct a new ShardingManager to start again'))
-    this.started ??= Promise.race([this.serveMetrics().then(() => this.backend.start()).then(() => this), this.stopped.promise])
+    this.started ??= Promise.race([
+      this.serveMetrics()
+        .then(() => this.backend.start())
+        .then(() => {
+          this.autoReshard?.start()
+          return this
+        }),
+      this.stopped.promise,
+    ])
     return this.started
   }
 
@@ -100,6 +114,7 @@ export class ShardingManager extends EventEmitter {
   stop(): Promise<void> {
     if (!this.stopping) {
       this.stopped.reject(new AbortedError('the manager was stopped before every shard was ready'))
+      this.autoReshard?.stop()
       this.stopping = this.backend.stop().finally(() => this.metricsServer?.close())
     }
     return this.stopping

@@ -76,6 +76,8 @@ export interface ShardingManagerOptions {
   adaptDiscordJs?: boolean
   /** Serve Prometheus `/metrics`, `/healthz` and `/status` on this port (the root manager). */
   metrics?: { port: number; host?: string }
+  /** Re-shard by itself when /gateway/bot recommends more shards than run (checked every `checkInterval` ms, and on a 4011 close). Needs `token`. */
+  reshard?: { auto?: boolean; checkInterval?: number }
   machines?: MachinesOptions
 }
 
@@ -103,6 +105,7 @@ export interface ResolvedOptions {
   }
   adaptDiscordJs: boolean
   metrics: { port: number; host: string } | null
+  reshard: { auto: boolean; checkInterval: number }
   machines: ResolvedMachines | null
 }
 
@@ -135,6 +138,7 @@ const optionsSchema = object({
   identify: optional(identifySchema),
   adaptDiscordJs: optional(bool(), true),
   metrics: optional(object({ port: int(0, 65535), host: optional(str(255), '127.0.0.1') })),
+  reshard: optional(object({ auto: optional(bool(), false), checkInterval: optional(int(1000), 3_600_000) })),
   machines: optional(schema<unknown>('machines', (v) => v)),
 })
 
@@ -158,6 +162,9 @@ export function resolveOptions(raw: ShardingManagerOptions): ResolvedOptions {
   const shards = isParent || isChild ? null : parseShards('shards', required('shards', o.shards))
   const totalShards = resolveTotal(o.totalShards, shards)
   const identify: IdentifyOptions = o.identify ?? {}
+  if (o.reshard?.auto && !o.token) {
+    throw new OptionsError('reshard.auto', "re-sharding by itself asks Discord's /gateway/bot for the recommended count and needs `token`")
+  }
   if (shards === 'auto' && !o.token) {
     throw new OptionsError('shards', "'auto' asks Discord's /gateway/bot and needs `token`; pass a token or a shard count")
   }
@@ -185,6 +192,7 @@ export function resolveOptions(raw: ShardingManagerOptions): ResolvedOptions {
     },
     adaptDiscordJs: o.adaptDiscordJs!,
     metrics: o.metrics ? { port: o.metrics.port, host: o.metrics.host! } : null,
+    reshard: { auto: o.reshard?.auto ?? false, checkInterval: o.reshard?.checkInterval ?? 3_600_000 },
     machines,
   }
 }

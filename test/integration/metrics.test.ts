@@ -72,6 +72,6 @@ describe('metrics: { port } on a manager', () => {
     expect(manager.metrics().requests.eval.total).toBe(3)
 
     const res = await fetch(`${url}/status`)
-    expect((await res.json()).machines[0].instances).toHaveLength(2)
+    expect(((await res.json()) as any).machines[0].instances).toHaveLength(2)
   })
 })

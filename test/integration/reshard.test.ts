@@ -1,7 +1,7 @@
 // Re-shard without downtime (issue 10), one machine: against the gateway simulator, with its stats.
 import { afterEach, describe, expect, it } from 'vitest'
 import { GatewaySimulator } from '../../dist/simulator.js'
-import { makeManager, stopAll } from '../helpers/manager.js'
+import { makeManager, nextEvent, stopAll } from '../helpers/manager.js'
 
 let sim: GatewaySimulator | null = null
 afterEach(async () => {
@@ -91,5 +91,41 @@ describe('reshard() with an attached discord.js bot against the simulator', () =
     expect(stats.violations).toEqual([])
     expect(stats.sessions.byTotal).toEqual({ 4: 4 })
     expect(Object.values(stats.sessions.maxByShard).every((n) => n === 1)).toBe(true)
+  })
+})
+
+describe('reshard: { auto: true }', () => {
+  it('re-shards by itself when /gateway/bot recommends more shards, and at once on a 4011 close', async () => {
+    sim = new GatewaySimulator({ guilds: 40, maxConcurrency: 4, windowMs: 100, recommendedShards: 2 })
+    const { restUrl } = await sim.start()
+    const manager = makeManager({
+      mode: 'workers',
+      file: new URL('../../examples/bots/discordjs-bot.mjs', import.meta.url).pathname,
+      shards: 'auto',
+      token: 'sim-token',
+      api: restUrl,
+      env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: 'sim-token' },
+      identify: { windowMs: 100, marginMs: 20 },
+      reshard: { auto: true, checkInterval: 1000 },
+      timeouts: { kill: 3000 },
+    })
+    const debug: string[] = []
+    manager.on('debug', (d) => debug.push(d))
+    await manager.start()
+    expect(manager.totalShards).toBe(2)
+    // the bot grew: the periodic check sees the new recommendation
+    const first = nextEvent<any>(manager, 'reshardDone')
+    sim.scale({ recommendedShards: 3 })
+    expect((await first).totalShards).toBe(3)
+    // a shard now holds too many guilds: Discord closes it with 4011, which triggers a check at once
+    const second = nextEvent<any>(manager, 'reshardDone')
+    sim.configure({ maxGuildsPerShard: 10 }) // 40 guilds need 4 shards of at most 10
+    sim.scale({ recommendedShards: null }) // Discord's recommendation follows the guild count again
+    sim.enforceShardingRequired()
+    expect((await second).totalShards).toBe(4)
+    expect(debug.some((d) => /auto re-shard \(a shard closed with 4011.*recommends 4 shards/.test(d))).toBe(true)
+    const stats = sim.stats() as any
+    expect(stats.violations).toEqual([])
+    expect(stats.sessions.byTotal).toEqual({ 4: 4 })
   })
 })

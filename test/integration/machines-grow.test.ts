@@ -1,0 +1,122 @@
+// Grow and heal (issue 10), MACHINES mode: re-shard across machines, and a lost machine's range on a spare.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { childManager, dropCerts, makeCerts, parentManager, parentOptions, stopMachines, type Certs } from '../helpers/machines.js'
+import { nextEvent } from '../helpers/manager.js'
+import { freePort } from '../helpers/ports.js'
+import { TcpProxy } from '../helpers/tcp-proxy.js'
+
+let certs: Certs
+const proxies = new Set<TcpProxy>()
+beforeAll(() => {
+  certs = makeCerts(3)
+})
+afterAll(() => dropCerts(certs))
+afterEach(async () => {
+  await stopMachines()
+  await Promise.all([...proxies].map((p) => p.close()))
+  proxies.clear()
+})
+
+describe('MACHINES: reshard()', () => {
+  it('runs the new set beside the old one on every machine, switches, then retires the old set', async () => {
+    const [pa, pb] = [await freePort(), await freePort()]
+    const [ca, cb] = certs.children
+    const a = childManager(ca, [certs.parent.certPath], '127.0.0.1', pa)
+    const b = childManager(cb, [certs.parent.certPath], '127.0.0.1', pb)
+    await a.start()
+    await b.start()
+    const parent = parentManager(
+      parentOptions(
+        certs,
+        [
+          { host: '127.0.0.1', port: pa, cert: ca, mode: 'processes', from: 0, to: 1, perInstance: 1 },
+          { host: '127.0.0.1', port: pb, cert: cb, mode: 'workers', from: 2, to: 3, perInstance: 1 },
+        ],
+        { env: { FIXTURE_IDENTIFY: '1' } },
+      ),
+    )
+    await parent.start()
+    const events: string[] = []
+    let lastProgress = { ready: 0, total: 0 }
+    parent.on('reshardStart', (e) => events.push(`start ${e.from.totalShards}->${e.to.totalShards}`))
+    parent.on('reshardProgress', (p) => (lastProgress = p))
+    parent.on('reshardDone', (e) => events.push(`done ${e.totalShards}`))
+    const reshard = parent.reshard({ totalShards: 6, shardsPerInstance: 2 })
+    await nextEvent(parent, 'reshardStart')
+    // during the overlap the old set answers, and status() shows the new one starting
+    expect(await parent.fetchClientValues('totalShards')).toEqual([4, 4, 4, 4])
+    await reshard
+    expect(events).toEqual(['start 4->6', 'done 6'])
+    expect(lastProgress).toEqual({ ready: 6, total: 6 })
+    expect(parent.totalShards).toBe(6)
+    const status = parent.status()
+    expect(status.reshard).toBeUndefined()
+    expect(status.machines.map((m) => m.instances.map((i) => i.shards))).toEqual([[[0, 1], [2]], [[3, 4], [5]]])
+    expect(await parent.broadcastEval((c) => [c.totalShards, c.active, c.instanceId])).toEqual([
+      [6, true, 0],
+      [6, true, 1],
+      [6, true, 2],
+      [6, true, 3],
+    ])
+    // each child runs only the new set now
+    expect(a.status().machines[0].instances.map((i) => i.shards)).toEqual([[0, 1], [2]])
+    expect(a.status().reshard).toBeUndefined()
+    expect(b.totalShards).toBe(6)
+  })
+})
+
+describe('MACHINES: a lost machine fails over to a spare', () => {
+  it("moves the range with its sessions to the spare; the machine that returns runs nothing", async () => {
+    const [pa, pSpare] = [await freePort(), await freePort()]
+    const [ca, cSpare] = certs.children
+    const a = childManager(ca, [certs.parent.certPath], '127.0.0.1', pa, { env: { FIXTURE_SESSION: '1' } })
+    const spare = childManager(cSpare, [certs.parent.certPath], '127.0.0.1', pSpare, { env: { FIXTURE_SESSION: '1' } })
+    await a.start()
+    await spare.start()
+    const proxyA = new TcpProxy({ host: '127.0.0.1', port: pa })
+    proxies.add(proxyA)
+    await proxyA.listen()
+    const options = parentOptions(certs, [{ host: '127.0.0.1', port: proxyA.port, cert: ca, mode: 'processes', from: 0, to: 1, perInstance: 1 }]) as any
+    const tls = { ...options.machines.points[0].tls, trustedConnections: [ca.certPath, cSpare.certPath] }
+    options.machines.points[0].tls = tls
+    options.machines.points.push({ host: '127.0.0.1', port: pSpare, spare: true, tls })
+    options.machines.failover = { after: 500 }
+    options.timeouts = { kill: 500 }
+    const parent = parentManager(options)
+    await parent.start()
+    await expect.poll(() => parent.status().machines.map((m) => [m.state, m.spare ?? false])).toEqual([
+      ['ready', false],
+      ['spare', true],
+    ])
+    // sessions reported by the shards of machine A reach the parent's store
+    const sessionsBefore = await parent.broadcastEval((c) => 0)
+    expect(sessionsBefore).toEqual([0, 0])
+
+    const fenced = nextEvent<Error>(a, 'error', (e: any) => e?.code === 'FENCED')
+    const failover = nextEvent<any>(parent, 'machineFailover')
+    proxyA.block()
+    await fenced // machine A stops its own shards first: never two machines with the same shards
+    let movedEarly = false
+    void failover.then(() => (movedEarly = a.status().machines[0].instances.length > 0))
+    await expect.poll(() => a.status().machines[0].instances).toEqual([])
+    const moved = await failover
+    expect(movedEarly).toBe(false)
+    expect(moved).toMatchObject({ from: `127.0.0.1:${proxyA.port}`, to: `127.0.0.1:${pSpare}`, shards: [0, 1] })
+    await nextEvent(parent, 'machineReady', (m) => m.machine === `127.0.0.1:${pSpare}`)
+    // the spare runs shards 0-1 as instances 0-1 and got their sessions to RESUME
+    expect(await parent.broadcastEval((c) => [c.machineId, c.instanceId, Object.keys(c.sessions).length])).toEqual([
+      [`127.0.0.1:${pSpare}`, 0, 1],
+      [`127.0.0.1:${pSpare}`, 1, 1],
+    ])
+    const st = parent.status().machines
+    expect(st[0]).toMatchObject({ movedTo: `127.0.0.1:${pSpare}` })
+
+    // machine A comes back: it joins as a spare and runs nothing
+    const back = nextEvent(parent, 'machineConnect', (m) => m.machine === `127.0.0.1:${proxyA.port}`)
+    proxyA.unblock()
+    await back
+    await expect.poll(() => parent.status().machines[0].state).toBe('released')
+    expect(a.status().machines[0].instances).toEqual([])
+    expect(await parent.fetchClientValues('instanceId')).toEqual([0, 1])
+  })
+})
