@@ -261,8 +261,8 @@ async function calls(m, n, inFlight, times, offset) {
   )
 }
 
-const COUNTERS = ['packetsSent', 'packetsReceived', 'packetsLost', 'packetsRetransmitted', 'framesRetransmitted', 'messagesSent', 'messagesReceived',
-  'ackOnlySent', 'ptoFired', 'spuriousRetransmits', 'cwndLimitedMs', 'flushes', 'sendmsgCalls']
+const COUNTERS = ['packetsSent', 'packetsReceived', 'bytesSent', 'bytesReceived', 'packetsLost', 'packetsRetransmitted', 'framesRetransmitted', 'messagesSent', 'messagesReceived',
+  'ackOnlySent', 'ptoFired', 'spuriousRetransmits', 'cwndLimitedMs', 'flushes', 'dataFramesSent']
 
 function counterDelta(before, after) {
   if (!before || !after) return null
@@ -274,7 +274,19 @@ function counterDelta(before, after) {
   return d
 }
 
-async function measureCell(cell, managers, blocks, scale) {
+/** CPU time (ms) a process (threads included) or one of its threads has used so far, from /proc: { user, sys }. */
+function procCpuMs(pid, tid = null) {
+  try {
+    const f = readFileSync(tid === null ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8')
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ')
+    return { user: (Number(fields[11]) * 1000) / CLOCK_TICKS, sys: (Number(fields[12]) * 1000) / CLOCK_TICKS }
+  } catch {
+    return { user: NaN, sys: NaN }
+  }
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100
+
+async function measureCell(cell, managers, procs, blocks, scale) {
   const n = Math.max(blocks, Math.round(cell.calls * scale))
   setLoss(cell.loss)
   const result = {}
@@ -287,19 +299,39 @@ async function measureCell(cell, managers, blocks, scale) {
   const order = Object.keys(managers)
   const per = Math.ceil(n / blocks)
   let udpLeft = false
+  const cpu = {}
+  for (const t of order) cpu[t] = { parentUser: 0, parentSys: 0, childUser: 0, childSys: 0, childMain: 0 }
   for (let b = 0; b < blocks; b++) {
     const seq = b % 2 === 0 ? order : [...order].reverse()
     for (const t of seq) {
       const count = Math.min(per, n - b * per)
       if (count <= 0) continue
+      const p0 = process.cpuUsage()
+      const c0 = procCpuMs(procs[t].pid)
+      const m0 = procCpuMs(procs[t].pid, procs[t].pid)
       await within(calls(managers[t], count, cell.inFlight, times[t], b * per), 600_000, `${t} block timed out`)
+      const p1 = process.cpuUsage(p0)
+      const c1 = procCpuMs(procs[t].pid)
+      const m1 = procCpuMs(procs[t].pid, procs[t].pid)
+      cpu[t].childMain += m1.user + m1.sys - m0.user - m0.sys
+      cpu[t].parentUser += p1.user / 1000
+      cpu[t].parentSys += p1.system / 1000
+      cpu[t].childUser += c1.user - c0.user
+      cpu[t].childSys += c1.sys - c0.sys
       if (t === 'udp' && !onUdp(managers.udp)) udpLeft = true
     }
   }
   const loss = lossCounters()
   for (const [t, arr] of Object.entries(times)) {
     const v = Array.from(arr)
-    result[t] = { p50: percentile(v, 50), p99: percentile(v, 99), worst: Math.max(...v), mean: v.reduce((a, x) => a + x, 0) / v.length }
+    result[t] = {
+      p50: percentile(v, 50),
+      p99: percentile(v, 99),
+      worst: Math.max(...v),
+      mean: v.reduce((a, x) => a + x, 0) / v.length,
+      // CPU per call in µs: the parent process, and the child process with its worker threads.
+      cpu: Object.fromEntries(Object.entries(cpu[t]).map(([k, ms]) => [k, (1000 * ms) / n])),
+    }
   }
   return {
     ...cell,
@@ -346,6 +378,9 @@ function report(rows, transports) {
   say('\n' + table(head, body))
   say('\nmeasured loss (iptables drops / packets on the veth, both directions, both transports):')
   for (const r of rows) say(`  ${cellName(r)}: ${r.dropped} of ${r.packets} (${((100 * r.dropped) / Math.max(1, r.packets)).toFixed(2)} %)${r.udpLeft ? '  ! UDP fell back to TLS during this cell' : ''}`)
+  say('\nCPU per call, µs (user+system; parent process | child process with all its threads (of which its main thread); clock-tick resolution):')
+  const cpuOf = (c) => `${Math.round(c.parentUser)}+${Math.round(c.parentSys)} | ${Math.round(c.childUser)}+${Math.round(c.childSys)} (${Math.round(c.childMain)})`
+  for (const r of rows) say(`  ${cellName(r)}: ${transports.map((t) => `${t.toUpperCase()} ${cpuOf(r.result[t].cpu)}`).join('   ')}`)
   if (rows.some((r) => r.udpCounters)) {
     say('\nUDP channel counters, parent side, measured blocks only:')
     for (const r of rows) if (r.udpCounters) say(`  ${cellName(r)}: ${Object.entries(r.udpCounters).map(([k, v]) => `${k} ${typeof v === 'number' ? Math.round(v * 100) / 100 : v}`).join(', ')}`)
@@ -396,7 +431,7 @@ async function main() {
   const rows = []
   for (const cell of cells) {
     process.stdout.write(`${cellName(cell)} … `)
-    const r = await measureCell(cell, managers, blocks, scale)
+    const r = await measureCell(cell, managers, procs, blocks, scale)
     rows.push(r)
     say(transports.map((t) => `${t} p50 ${f2(r.result[t].p50)} p99 ${f2(r.result[t].p99)} worst ${f2(r.result[t].worst)} ms`).join(' | '))
     if (r.udpCounters) debug(JSON.stringify(r.udpCounters))

@@ -88,7 +88,7 @@ describe('UdpChannel lifecycle', () => {
   })
 
   it('detects a silent peer: dead after the PTO limit, handing back unacknowledged messages', async () => {
-    const fast = { maxAckDelayMs: 2, initialRttMs: 5, keepAliveMs: 20 }
+    const fast = { maxAckDelayMs: 2, initialRttMs: 5, keepAliveMs: 20, deadAfterMs: 50 }
     const p = await channelPair('udp4', { common: fast })
     try {
       const echo = collect(p.sc, [Buffer.from('warm-up')])
@@ -105,16 +105,15 @@ describe('UdpChannel lifecycle', () => {
       const ms = performance.now() - t0
       expect(reason).toBe('timeout')
       expect(unacked.map(String)).toEqual(['lost-1', 'lost-2'])
-      expect(p.cc.stats().ptoCount).toBe(6)
-      expect(ms).toBeLessThan(5000)
-      console.log(`dead after ${ms.toFixed(0)} ms (6 PTOs)`)
+      expect(p.cc.stats().ptoCount).toBeGreaterThanOrEqual(6)
+      console.log(`dead after ${ms.toFixed(0)} ms (${p.cc.stats().ptoCount} PTOs)`)
     } finally {
       await p.close()
     }
   })
 
   it('an idle channel whose peer vanished dies through keep-alive PINGs', async () => {
-    const p = await channelPair('udp6', { common: { maxAckDelayMs: 2, initialRttMs: 5, keepAliveMs: 30 } })
+    const p = await channelPair('udp6', { common: { maxAckDelayMs: 2, initialRttMs: 5, keepAliveMs: 30, deadAfterMs: 50 } })
     try {
       const dead = new Promise<string>((r) => p.sc.once('dead', (reason) => r(reason)))
       p.cc.destroy() // silently gone; no traffic was ever sent

@@ -36,6 +36,25 @@ describe('fragmentMessage', () => {
 })
 
 describe('Reassembler', () => {
+  it('delivers a whole head message without buffering it, and still rejects its duplicates', () => {
+    const r = new Reassembler(limits())
+    const [f] = frags(0, Buffer.from('head'))
+    expect(r.offer(f!, 0)).toBe('accepted')
+    expect(r.bufferedMessages).toBe(0) // the fast path: nothing to time out or account for
+    expect(r.offer(f!, 0)).toBe('duplicate') // again before take()
+    expect(drain(r).map(String)).toEqual(['head'])
+    expect(r.offer(f!, 0)).toBe('duplicate') // again after: behind the stream
+    expect(r.nextMsgId).toBe(1)
+    // A message behind a gap still waits in the buffer, and the head then releases both in order.
+    const [g] = frags(2, Buffer.from('two'))
+    expect(r.offer(g!, 0)).toBe('accepted')
+    expect(r.bufferedMessages).toBe(1)
+    const [h] = frags(1, Buffer.from('one'))
+    expect(r.offer(h!, 0)).toBe('accepted')
+    expect(drain(r).map(String)).toEqual(['one', 'two'])
+    expect(r.bufferedBytes).toBe(0)
+  })
+
   it('delivers whole messages in msgId order whatever the fragment order, exactly once', () => {
     const r = new Reassembler(limits())
     const msgs = Array.from({ length: 20 }, (_, i) => randomBytes(i * 397))

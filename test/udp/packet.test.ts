@@ -10,6 +10,7 @@ import {
   UDP_CIPHERS,
   decodeFrames,
   encodeAckFrame,
+  writeAckFrame,
   encodeCloseFrame,
   openPacket,
   packetNonce,
@@ -45,13 +46,27 @@ describe.each(UDP_CIPHERS)('seal/open with %s', (cipher) => {
 
   it('rejects every single flipped byte (header, ciphertext, tag)', () => {
     const dg = seal(42, randomBytes(64))
+    expect(open(dg)).not.toBeNull() // the untouched datagram opens, so every null below is the flip's doing
+    let tagChecked = 0
     for (let i = 0; i < dg.length; i++) {
       const t = Buffer.from(dg)
       t[i] ^= 0x01
       const h = parseHeader(t)
-      // Flipping byte 0 makes it not our packet at all; everything else must fail the tag.
-      if (h) expect(openPacket(cipher, key, iv, h.pn, t)).toBeNull()
+      if (i === 0 || i === 10) {
+        // Byte 0 is the type: not our packet at all. Byte 10 is the pn's top byte: a pn above 2^53
+        // is refused before any crypto. Both are rejected by the header check.
+        expect(h).toBeNull()
+        continue
+      }
+      expect(h).not.toBeNull()
+      // Every other byte is covered by the tag, including the header bytes (they are the AAD).
+      // Opening with the pn the header now claims, as the channel does:
+      expect(openPacket(cipher, key, iv, h!.pn, t)).toBeNull()
+      // ...and with the original pn, so a flipped pn byte is caught by the AAD, not only by the nonce:
+      expect(openPacket(cipher, key, iv, 42, t)).toBeNull()
+      tagChecked++
     }
+    expect(tagChecked).toBe(dg.length - 2)
   })
 
   it('rejects a wrong key, a rewritten connId, a truncated datagram', () => {
@@ -149,5 +164,28 @@ describe('frames', () => {
     expect(decodeFrames(Buffer.from([FRAME_CLOSE, 5, 65]))).toBeNull()
     // Random garbage never throws.
     for (let i = 0; i < 2000; i++) expect(() => decodeFrames(randomBytes(1 + (i % 64)))).not.toThrow()
+  })
+})
+
+describe('writeAckFrame', () => {
+  it('writes in place exactly what encodeAckFrame returns, at any offset, and nothing when the first range does not fit', () => {
+    const ranges: AckRange[] = [
+      { lo: 90, hi: 100 },
+      { lo: 50, hi: 80 },
+      { lo: 10, hi: 20 },
+      { lo: 0, hi: 5 },
+    ]
+    for (const max of [18, 26, 34, 42, 500]) {
+      const ref = encodeAckFrame(ranges, 777, max)!
+      const out = Buffer.alloc(600, 0xee)
+      const end = writeAckFrame(out, 7, ranges, 777, max)
+      expect(end - 7).toBe(ref.length)
+      expect(out.subarray(7, end).equals(ref)).toBe(true)
+      expect(out[6]).toBe(0xee) // nothing written before the offset
+      expect(out[end]).toBe(0xee) // nor after the frame
+    }
+    const out = Buffer.alloc(100)
+    expect(writeAckFrame(out, 3, ranges, 0, 17)).toBe(3)
+    expect(writeAckFrame(out, 3, [], 0, 100)).toBe(3)
   })
 })

@@ -45,7 +45,17 @@ describe('AckTracker', () => {
 })
 
 describe('LossRecovery (fake clock)', () => {
-  const opts: RecoveryOptions = { ...DEFAULT_RECOVERY, initialRttMs: 100, maxAckDelayMs: 25, initialWindow: 16, maxWindow: 64 }
+  const MSS = 1000
+  const opts: RecoveryOptions = {
+    ...DEFAULT_RECOVERY,
+    initialRttMs: 100,
+    maxAckDelayMs: 25,
+    initialWindowBytes: 16 * MSS,
+    minWindowBytes: 2 * MSS,
+    maxWindowBytes: 64 * MSS,
+    lossReduction: 0.5,
+    datagramBytes: MSS,
+  }
   const ack = (...ranges: [number, number][]): AckRange[] => ranges.map(([lo, hi]) => ({ lo, hi }))
 
   it('estimates RTT per RFC 9002 and subtracts the ACK delay', () => {
@@ -109,44 +119,73 @@ describe('LossRecovery (fake clock)', () => {
     expect(r.onAck(ack([0, 0]), 0, 5)).toEqual({ acked: [], lost: [] })
   })
 
-  it('grows the window to the cap of 64 and halves it once per loss event', () => {
+  it('grows the byte window to its cap while it is used, and reduces it once per loss event', () => {
     const r = new LossRecovery<number>(opts)
     let pn = 0
     let now = 0
-    expect(r.cwnd).toBe(16)
-    // Slow start: +1 per acked packet, capped at 64.
-    while (r.cwnd < 64) {
-      const batch: number[] = []
-      while (r.canSend()) {
-        r.onPacketSent(pn, true, now)
-        batch.push(pn++)
-      }
+    expect(r.cwnd).toBe(16 * MSS)
+    // Slow start: + the acknowledged bytes, capped.
+    while (r.cwnd < 64 * MSS) {
+      while (r.canSend()) r.onPacketSent(pn++, true, now, [], MSS)
       now += 10
       r.onAck(ack([0, pn - 1]), 0, now)
     }
-    expect(r.cwnd).toBe(64)
-    for (let i = 0; i < 64; i++) r.onPacketSent(pn + i, true, now)
+    expect(r.cwnd).toBe(64 * MSS)
+    expect(r.bytesInFlight).toBe(0)
+    for (let i = 0; i < 64; i++) r.onPacketSent(pn + i, true, now, [], MSS)
     expect(r.canSend()).toBe(false)
+    expect(r.bytesInFlight).toBe(64 * MSS)
     now += 10
-    // Several losses from the same flight: one halving only.
+    // Several losses from the same flight: one reduction only.
     const res = r.onAck(ack([pn + 10, pn + 63], [pn + 5, pn + 6]), 0, now)!
     expect(res.lost.length).toBe(8) // pn+0..4 and pn+7..9
-    expect(r.cwnd).toBe(32)
+    expect(r.cwnd).toBe(32 * MSS)
+    expect(r.bytesInFlight).toBe(0)
     pn += 64
-    r.onPacketSent(pn, true, now + 1)
-    r.onPacketSent(pn + 1, true, now + 1)
-    r.onPacketSent(pn + 2, true, now + 1)
-    r.onPacketSent(pn + 3, true, now + 1)
+    for (let i = 0; i < 4; i++) r.onPacketSent(pn + i, true, now + 1, [], MSS)
     r.onAck(ack([pn + 3, pn + 3]), 0, now + 20) // a new loss event after recovery started
-    expect(r.cwnd).toBe(16)
-    // Never below the minimum of 2.
+    expect(r.cwnd).toBe(16 * MSS)
+    // Never below the minimum.
     for (let k = 0; k < 10; k++) {
       const t = now + 100 * (k + 1)
       const base = pn + 10 + k * 10
-      for (let i = 0; i < 4; i++) r.onPacketSent(base + i, true, t)
+      for (let i = 0; i < 4; i++) r.onPacketSent(base + i, true, t, [], MSS)
       r.onAck(ack([base + 3, base + 3]), 0, t + 5)
     }
-    expect(r.cwnd).toBe(2)
+    expect(r.cwnd).toBe(2 * MSS)
+  })
+
+  it('does not grow the window while the sender leaves most of it unused', () => {
+    const r = new LossRecovery<number>(opts)
+    for (let pn = 0; pn < 100; pn++) {
+      r.onPacketSent(pn, true, pn, [], 200) // one small packet at a time: far below the window
+      r.onAck(ack([0, pn]), 0, pn + 0.5)
+    }
+    expect(r.cwnd).toBe(16 * MSS)
+  })
+
+  it('counts a loss that an ACK later contradicts as spurious and undoes the reduction it caused', () => {
+    const r = new LossRecovery<number>(opts)
+    for (let pn = 0; pn < 8; pn++) r.onPacketSent(pn, true, 0, [], MSS)
+    r.onAck(ack([0, 0]), 0, 10)
+    const res = r.onAck(ack([4, 7], [0, 0]), 0, 11)! // 1..3 are 3 or more behind 7: lost by packet threshold
+    expect(res.lost.map((p) => p.pn)).toEqual([1, 2, 3])
+    expect(r.cwnd).toBe(8.5 * MSS) // 17 (slow start: 8 of 16 in flight when 0 was acknowledged) halved
+    r.onAck(ack([0, 7]), 0, 12) // they arrived after all (late, not lost)
+    expect(r.spuriousLosses).toBe(3)
+    expect(r.cwnd).toBe(17 * MSS)
+  })
+
+  it('caps one backed-off PTO interval at maxPtoMs', () => {
+    const r = new LossRecovery<number>({ ...opts, maxPtoMs: 500 })
+    r.onPacketSent(0, true, 0)
+    // No RTT sample: PTO 100 + 200 + 25 = 325, then 650 → capped to 500.
+    expect(r.deadline()).toBe(325)
+    expect(r.onTimeout(325).pto).toBe(true)
+    expect(r.deadline()).toBe(500)
+    expect(r.onTimeout(500).pto).toBe(true)
+    expect(r.deadline()).toBe(500)
+    expect(r.lastProgressAt).toBe(0)
   })
 
   it('rejects an ACK for a packet never sent', () => {

@@ -12,12 +12,16 @@ import {
 } from '../../src/net/udp/index.js'
 import { randomKeys } from './udp-helper.js'
 
-/** Manual clock: timers run only inside advance(), in deadline order. */
+/** Manual clock: timers and deferred flushes run only inside advance(), timers in deadline order. */
 class FakeTimers implements UdpTimers {
   t = 0
   private seq = 0
   private readonly timers = new Map<number, { at: number; fn: () => void }>()
+  private deferred: (() => void)[] = []
   now = () => this.t
+  defer = (fn: () => void) => {
+    this.deferred.push(fn)
+  }
   setTimeout = (fn: () => void, ms: number) => {
     const id = ++this.seq
     this.timers.set(id, { at: this.t + Math.max(0, ms), fn })
@@ -30,6 +34,12 @@ class FakeTimers implements UdpTimers {
     const end = this.t + ms
     for (;;) {
       await settle()
+      if (this.deferred.length) {
+        const run = this.deferred
+        this.deferred = []
+        for (const fn of run) fn()
+        continue
+      }
       let next: [number, { at: number; fn: () => void }] | undefined
       for (const e of this.timers) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e
       if (!next) break
@@ -39,6 +49,12 @@ class FakeTimers implements UdpTimers {
     }
     this.t = end
     await settle()
+    while (this.deferred.length) {
+      const run = this.deferred
+      this.deferred = []
+      for (const fn of run) fn()
+      await settle()
+    }
   }
 }
 
@@ -90,7 +106,7 @@ function dataFrame(msgId: number, frag: number, nfrag: number, bytes: Buffer): B
 }
 
 describe('UdpChannel with a fake clock and an in-memory wire', () => {
-  it('dies after exactly 6 PTO expiries, with PTO doubling (initial RTT 100, max_ack_delay 25)', async () => {
+  it('dies after 6 PTO expiries once deadAfterMs passed without an ACK, PTO doubling up to maxPtoMs', async () => {
     const { a, b, timers, wire } = simPair()
     b.on('message', () => {})
     wire.bToA = false // b never answers
@@ -101,14 +117,36 @@ describe('UdpChannel with a fake clock and an in-memory wire', () => {
     })
     a.send(Buffer.from('hello'))
     await timers.advance(0)
-    // No RTT sample: PTO = 100 + 4*50 + 25 = 325 ms; expiries at 325·(1+2+4+8+16+32) = 20 475 ms.
-    await timers.advance(20_474)
+    // No RTT sample: PTO = 10 + 4·5 + 5 = 35 ms; expiries at 35, 105, 245, 525, 1085 and (capped at
+    // 1 s) 2085 ms. By then 2 s passed without an ACK, so the sixth one is fatal.
+    await timers.advance(2084)
     expect(deadAt).toBe(-1)
     expect(a.stats().ptoCount).toBe(5)
+    expect(a.stats().ptoFired).toBe(5)
     await timers.advance(1)
-    expect(deadAt).toBe(20_475)
+    expect(deadAt).toBe(2085)
     // One original + 5 PTOs × 2 probes (data, then PING).
     expect(wire.sentAtoB.length).toBe(11)
+  })
+
+  it('survives a stall longer than 6 PTOs but shorter than deadAfterMs, and delivers everything', async () => {
+    const { a, b, timers, wire } = simPair({ deadAfterMs: 5000 })
+    const got: string[] = []
+    b.on('message', (m) => got.push(String(m)))
+    await timers.advance(0)
+    wire.aToB = false // the path (or the peer's event loop) stalls
+    a.send(Buffer.from('one'))
+    a.send(Buffer.from('two'))
+    await timers.advance(4000)
+    expect(a.stats().ptoCount).toBeGreaterThanOrEqual(6)
+    expect(a.isDead).toBe(false)
+    wire.aToB = true
+    await timers.advance(1100) // the next probe (PTO capped at 1 s) gets through
+    expect(got).toEqual(['one', 'two'])
+    expect(a.isDead).toBe(false)
+    await timers.advance(100)
+    expect(a.stats().ptoCount).toBe(0)
+    expect(a.stats().queuedMessages).toBe(0)
   })
 
   it('repairs a lost packet via packet-threshold loss detection without waiting for a PTO', async () => {
@@ -132,6 +170,39 @@ describe('UdpChannel with a fake clock and an in-memory wire', () => {
     expect(wire.sentAtoB.length).toBe(6) // 5 that got through the filter + 1 retransmission
   })
 
+  it('packs the messages of one I/O batch into shared datagrams', async () => {
+    const { a, b, timers, wire } = simPair()
+    const got: number[] = []
+    b.on('message', (m) => got.push(m.readUInt16BE(0)))
+    await timers.advance(0)
+    for (let i = 0; i < 100; i++) a.send(Buffer.alloc(100).fill(0, 2).fill(i >> 8, 0, 1).fill(i & 0xff, 1, 2))
+    await timers.advance(1)
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i))
+    // 100 × (100 B + 12 B frame header) in datagrams of ≤ 1200 B: 10 of them, sent by one flush.
+    expect(wire.sentAtoB.length).toBe(10)
+    expect(a.stats().dataFramesSent).toBe(100)
+    expect(a.stats().flushes).toBe(1)
+  })
+
+  it('carries ACKs on the reverse traffic of a request/response exchange instead of sending ACK-only packets', async () => {
+    const { a, b, timers } = simPair()
+    b.on('message', (m) => b.send(Buffer.concat([Buffer.from('re:'), m])))
+    const replies: string[] = []
+    a.on('message', (m) => {
+      replies.push(String(m))
+      if (replies.length < 200) a.send(Buffer.from(`q${replies.length}`))
+    })
+    a.send(Buffer.from('q0'))
+    await timers.advance(50)
+    expect(replies).toHaveLength(200)
+    expect(replies[199]).toBe('re:q199')
+    // The requests acknowledge the replies and the replies the requests; only the last reply,
+    // with nothing after it, is acknowledged alone (after max_ack_delay).
+    expect(a.stats().ackOnlySent + b.stats().ackOnlySent).toBeLessThanOrEqual(2)
+    expect(a.stats().packetsSent).toBeLessThanOrEqual(201)
+    expect(a.stats().queuedMessages + b.stats().queuedMessages).toBe(0)
+  })
+
   it('keeps an idle link alive with PINGs every keepAliveMs', async () => {
     const { a, b, timers } = simPair({ keepAliveMs: 5000 })
     await timers.advance(60_000)
@@ -143,7 +214,8 @@ describe('UdpChannel with a fake clock and an in-memory wire', () => {
   })
 
   it('declares the stream broken when a buffered message waits 10 s for its predecessor', async () => {
-    const { a, b, timers, keys, wire } = simPair()
+    // No keep-alive PINGs meanwhile: their PTO chain would find the (destroyed) peer silent first.
+    const { a, b, timers, keys, wire } = simPair({ keepAliveMs: 60_000 })
     wire.aToB = false
     a.destroy() // we play the client by hand
     const reasons: string[] = []
@@ -264,8 +336,11 @@ describe('UdpChannel with a fake clock and an in-memory wire', () => {
     expect(() => new UdpChannel({ ...ok, cipher: 'des' as never })).toThrow(/udp\.cipher/)
     expect(() => new UdpChannel({ ...ok, keys: { ...keys, sendIv: Buffer.alloc(8) } })).toThrow(/udp\.keys\.sendIv/)
     expect(() => new UdpChannel({ ...ok, maxMessageBytes: 9 * 1024 * 1024 })).toThrow(/maxMessageBytes/)
+    expect(() => new UdpChannel({ ...ok, initialWindowBytes: 100 })).toThrow(/udp\.initialWindowBytes/)
+    expect(() => new UdpChannel({ ...ok, maxWindowBytes: 1000 })).toThrow(/udp\.maxWindowBytes/)
+    expect(() => new UdpChannel({ ...ok, deadAfterMs: -1 })).toThrow(/udp\.deadAfterMs/)
     const ch = new UdpChannel({ ...ok, timers: new FakeTimers() })
-    expect(ch.stats().cwnd).toBe(16)
+    expect(ch.stats().cwnd).toBe(32 * 1200) // bytes
     ch.destroy()
   })
 })

@@ -33,11 +33,26 @@ export interface UdpChannelStats {
   /** Authenticated, left unacknowledged because reassembly buffers were full (sender retransmits). */
   droppedRefused: number
   sendErrors: number
+  /** Packets that carried only an ACK (no data, no PING). */
+  ackOnlySent: number
+  /** Probe timeouts that fired (each sends one or two probes). */
+  ptoFired: number
+  /** Packets declared lost that the peer acknowledged afterwards (the retransmission was not needed). */
+  spuriousRetransmits: number
+  /** DATA frames sent, retransmissions included (dataFramesSent / packetsSent = frames per packet). */
+  dataFramesSent: number
+  /** flush() runs that sent at least one packet (packetsSent / flushes = datagrams per flush). */
+  flushes: number
+  /** Time during which data was queued but the congestion window was full. */
+  cwndLimitedMs: number
   srttMs: number
   rttVarMs: number
   minRttMs: number
   latestRttMs: number
+  /** Ack-eliciting packets in flight. */
   inFlight: number
+  bytesInFlight: number
+  /** Congestion window, bytes. */
   cwnd: number
   ptoCount: number
   queuedBytes: number

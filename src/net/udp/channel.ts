@@ -3,7 +3,7 @@ import type { RemoteInfo } from 'node:dgram'
 import { AckTracker } from './ack.js'
 import { Deadline } from './clock.js'
 import { Reassembler } from './fragment.js'
-import { FRAME_ACK, FRAME_CLOSE, FRAME_DATA, FRAME_PING, decodeFrames, encodeAckFrame, encodeCloseFrame, writeDataFrame, writePingFrame, DATA_FRAME_OVERHEAD } from './frames.js'
+import { FRAME_ACK, FRAME_CLOSE, FRAME_DATA, FRAME_PING, decodeFrames, encodeCloseFrame, writeAckFrame, writeDataFrame, writePingFrame, DATA_FRAME_OVERHEAD } from './frames.js'
 import type { UdpKeys } from './keys.js'
 import { ACK_RESERVE, AES_GCM_PACKET_LIMIT, MAX_MTU, resolveChannelOptions, type ResolvedChannelOptions, type UdpChannelOptions, type UdpRemote } from './options.js'
 import { MAX_PN, PACKET_OVERHEAD, openPacket, parseHeader, sealPacket } from './packet.js'
@@ -67,7 +67,15 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     droppedInvalid: 0,
     droppedRefused: 0,
     sendErrors: 0,
+    ackOnlySent: 0,
+    ptoFired: 0,
+    dataFramesSent: 0,
+    flushes: 0,
+    cwndLimitedMs: 0,
   }
+  private cwndLimitedSince: number | null = null
+
+  private readonly defer: (fn: () => void) => void
 
   private readonly onSent = (err: Error | null): void => {
     if (err) this.s.sendErrors++
@@ -77,9 +85,10 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     super()
     this.o = resolveChannelOptions(options)
     const t = this.o.timers
+    this.defer = t.defer ? t.defer.bind(t) : (fn) => void setImmediate(fn)
     this.remoteAddr = { ...this.o.remote }
     this.remoteKey = normalizeAddress(this.o.remote.address)
-    this.recovery = new LossRecovery<OutFrag>(this.o.recovery)
+    this.recovery = new LossRecovery<OutFrag>(this.o.recovery, t.now())
     this.queue = new SendQueue(this.o.fragmentBytes)
     this.acks = new AckTracker({ maxAckDelayMs: this.o.recovery.maxAckDelayMs, ackElicitingThreshold: this.o.ackElicitingThreshold, maxRanges: 32 })
     this.reasm = new Reassembler({
@@ -92,10 +101,10 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     })
     this.keys = new KeyRing(this.o.keys, t.now())
     this.lastAckElicitingAt = t.now()
-    this.recoveryTimer = new Deadline(t, () => this.onRecoveryTimer())
-    this.ackTimer = new Deadline(t, () => this.flush())
-    this.keepAliveTimer = new Deadline(t, () => this.onKeepAlive())
-    this.reasmTimer = new Deadline(t, () => this.onReassemblyTimer())
+    this.recoveryTimer = new Deadline(t, (due) => this.onRecoveryTimer(due))
+    this.ackTimer = new Deadline(t, (due) => this.flush(due))
+    this.keepAliveTimer = new Deadline(t, (due) => this.onKeepAlive(due))
+    this.reasmTimer = new Deadline(t, (due) => this.onReassemblyTimer(due))
     this.oldKeyTimer = new Deadline(t, () => this.keys.dropPrevious())
     this.armTimers()
   }
@@ -120,12 +129,13 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
    * Queue one message for reliable, ordered delivery. Returns false (and queues nothing) when the
    * channel is dead, the message exceeds maxMessageBytes, or the unacknowledged backlog would exceed
    * maxQueuedBytes: the caller then sends it over TLS instead.
+   * The channel keeps a reference until the peer acknowledges the message (fragments are views into
+   * it), so the caller must not modify `payload` afterwards; the link's frames are never modified.
    */
   send(payload: Buffer | Uint8Array): boolean {
     if (this.dead || payload.length > this.o.maxMessageBytes) return false
     if (this.queue.queuedBytes + payload.length > this.o.maxQueuedBytes) return false
-    // Copy: the caller may reuse its buffer, and fragments are views that live until acknowledged.
-    this.queue.push(Buffer.from(payload))
+    this.queue.push(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength))
     this.s.messagesSent++
     this.scheduleFlush()
     return true
@@ -196,11 +206,13 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     const r = this.recovery
     return {
       ...this.s,
+      spuriousRetransmits: r.spuriousLosses,
       srttMs: r.smoothedRtt,
       rttVarMs: r.rttVar,
       minRttMs: r.minRtt === Infinity ? 0 : r.minRtt,
       latestRttMs: r.latestRtt,
       inFlight: r.inFlight,
+      bytesInFlight: r.bytesInFlight,
       cwnd: Math.floor(r.cwnd),
       ptoCount: r.ptoCount,
       queuedBytes: this.queue.queuedBytes,
@@ -282,38 +294,48 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     }
   }
 
+  /**
+   * Flush once the current batch of I/O callbacks is done rather than per message: what a batch of
+   * received datagrams or worker replies produces then shares datagrams, and one ACK covers the batch.
+   */
   private scheduleFlush(): void {
     if (this.flushScheduled || this.dead) return
     this.flushScheduled = true
-    queueMicrotask(() => {
-      this.flushScheduled = false
-      this.flush()
-    })
+    this.defer(this.deferredFlush)
   }
 
-  /** Send whatever the window, the ACK state and pending probes allow. */
-  private flush(): void {
+  private readonly deferredFlush = (): void => {
+    this.flushScheduled = false
+    this.flush()
+  }
+
+  /** Send whatever the window, the ACK state and pending probes allow. `due`: the timer's deadline, if a timer called. */
+  private flush(due = 0): void {
     if (this.dead) return
-    const now = this.o.timers.now()
+    const now = Math.max(this.o.timers.now(), due)
     // Bounded so that one call cannot monopolise the event loop; the rest goes on the next tick.
     let budget = 256
+    const sentBefore = this.s.packetsSent
     for (; budget > 0 && !this.dead; budget--) {
       const probe = this.probes > 0
-      const dataOk = (probe || this.recovery.canSend()) && this.queue.peekFrameSize() >= 0
+      const hasData = this.queue.peekFrameSize() >= 0
+      const windowOk = this.recovery.canSend()
+      if (hasData && !windowOk) {
+        if (this.cwndLimitedSince === null) this.cwndLimitedSince = now
+      } else if (this.cwndLimitedSince !== null) {
+        this.s.cwndLimitedMs += now - this.cwndLimitedSince
+        this.cwndLimitedSince = null
+      }
+      const dataOk = (probe || windowOk) && hasData
       const mustAck = this.acks.mustAck(now)
       const ping = this.pingWanted || probe
       if (!dataOk && !mustAck && !ping) break
       if (!this.sendPacket(now, dataOk, ping)) break
     }
+    if (this.s.packetsSent !== sentBefore) this.s.flushes++
     this.armTimers()
     // Budget used up (not "nothing left"): yield to I/O, then continue.
-    if (budget === 0 && !this.dead && !this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(() => {
-        this.flushScheduled = false
-        this.flush()
-      })
-    }
+    if (budget === 0) this.scheduleFlush()
   }
 
   /** Build and send one packet; false if nothing could be sent (the caller stops looping). */
@@ -327,12 +349,8 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     let off = 0
     const ranges = this.acks.rangeList
     if (ranges.length && (this.acks.hasNews || this.acks.mustAck(now))) {
-      const ack = encodeAckFrame(ranges, this.acks.ackDelayUs(now), withData ? ACK_RESERVE : max)
-      if (ack) {
-        ack.copy(pt, 0)
-        off = ack.length
-        this.acks.onAckSent()
-      }
+      off = writeAckFrame(pt, 0, ranges, this.acks.ackDelayUs(now), withData ? ACK_RESERVE : max)
+      if (off > 0) this.acks.onAckSent()
     }
     const frames: OutFrag[] = []
     if (withData) {
@@ -351,13 +369,15 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     if (ping && frames.length === 0) off = writePingFrame(pt, off)
     if (off === 0) return false
     const ackEliciting = frames.length > 0 || ping
+    this.s.dataFramesSent += frames.length
+    if (!ackEliciting) this.s.ackOnlySent++
     const pn = this.nextPn++
     if (pn >= MAX_PN) {
       this.die('key-exhausted')
       return false
     }
-    this.seal(pn, pt.subarray(0, off))
-    this.recovery.onPacketSent(pn, ackEliciting, now, frames)
+    const bytes = this.seal(pn, pt.subarray(0, off))
+    this.recovery.onPacketSent(pn, ackEliciting, now, frames, bytes)
     if (ackEliciting) {
       this.lastAckElicitingAt = now
       this.pingWanted = false
@@ -372,7 +392,8 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     this.seal(this.nextPn++, pt)
   }
 
-  private seal(pn: number, pt: Buffer): void {
+  /** Encrypt and send one packet; returns the datagram's size. */
+  private seal(pn: number, pt: Buffer): number {
     const k = this.keys.current
     const datagram = sealPacket({ cipher: this.o.cipher, key: k.keys.sendKey, iv: k.keys.sendIv, epoch: k.keys.epoch, connId: this.o.connId, pn }, pt)
     k.sent++
@@ -386,6 +407,7 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
       // dgram throws synchronously once the socket is closed; nothing will ever get through again.
       if ((err as { code?: string }).code === 'ERR_SOCKET_DGRAM_NOT_RUNNING') queueMicrotask(() => this.die('socket-closed'))
     }
+    return datagram.length
   }
 
   private checkKeyAge(now: number): void {
@@ -400,30 +422,34 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
 
   // ---------------------------------------------------------------- timers
 
-  private onRecoveryTimer(): void {
+  private onRecoveryTimer(due: number): void {
     if (this.dead) return
-    const now = this.o.timers.now()
+    const now = Math.max(this.o.timers.now(), due)
     const { lost, pto } = this.recovery.onTimeout(now)
     this.onPacketsLost(lost)
     if (pto) {
-      if (this.recovery.ptoCount >= this.o.maxPtoCount) return this.die('timeout')
+      this.s.ptoFired++
+      // Both conditions: with PTOs of a few ms on a LAN, six in a row is a short stall (GC, a busy
+      // core), not a dead path; falling back to TLS for the rest of the connection would be costly.
+      const silentFor = now - this.recovery.lastProgressAt
+      if (this.recovery.ptoCount >= this.o.maxPtoCount && silentFor >= this.o.deadAfterMs) return this.die('timeout')
       // Probe with data when there is any: the oldest unacknowledged fragments first, since they
       // are what the peer's in-order delivery is most likely waiting for.
       const oldest = this.recovery.oldest()
       if (oldest) for (const f of oldest.frames) this.queue.requeue(f)
       this.probes = this.queue.peekFrameSize() >= 0 ? 2 : 1
     }
-    this.flush()
+    this.flush(now)
   }
 
-  private onKeepAlive(): void {
+  private onKeepAlive(due: number): void {
     if (this.dead) return
-    const now = this.o.timers.now()
+    const now = Math.max(this.o.timers.now(), due)
     this.checkKeyAge(now)
     if (now - this.lastAckElicitingAt >= this.o.keepAliveMs && this.recovery.inFlight === 0) {
       // Keeps NAT bindings open and, through the PTO chain it arms, detects a silent peer.
       this.pingWanted = true
-      this.flush()
+      this.flush(now)
     } else {
       // Data is in flight (the PTO chain watches liveness) or there was recent traffic: look again later.
       this.keepAliveTimer.set(Math.max(this.keepAliveDeadline(), now + this.o.keepAliveMs / 4))
@@ -437,9 +463,9 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     return k.rekeyAsked ? ping : Math.min(ping, k.since + this.o.rekeyAfterMs)
   }
 
-  private onReassemblyTimer(): void {
+  private onReassemblyTimer(due: number): void {
     if (this.dead) return
-    if (this.reasm.expired(this.o.timers.now())) return this.die('reassembly-timeout')
+    if (this.reasm.expired(Math.max(this.o.timers.now(), due))) return this.die('reassembly-timeout')
     this.armTimers()
   }
 

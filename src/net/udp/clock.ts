@@ -8,6 +8,12 @@ export interface UdpTimers {
   now(): number
   setTimeout(fn: () => void, ms: number): unknown
   clearTimeout(handle: unknown): void
+  /**
+   * Run `fn` once the current batch of I/O callbacks is done (setImmediate). The channel flushes
+   * there, so every message and ACK produced while handling one batch of datagrams or worker
+   * replies shares datagrams instead of each taking its own. Default: setImmediate.
+   */
+  defer?(fn: () => void): void
 }
 
 export const realTimers: UdpTimers = {
@@ -19,19 +25,28 @@ export const realTimers: UdpTimers = {
     return t
   },
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+  defer: (fn) => {
+    setImmediate(fn)
+  },
 }
 
 /**
- * A single re-armable timer. Re-arming to the same deadline is a no-op, which matters because the
- * channel recomputes its deadlines after every packet.
+ * A single re-armable timer that is cheap to move. The channel recomputes its deadlines after every
+ * flush, and a PTO deadline moves later with every packet sent; clearing and creating a Node timer
+ * each time would cost more than the packet. So moving the deadline later keeps the armed timer:
+ * when it fires early it re-arms for the real deadline. Only an earlier deadline re-arms at once.
+ * The callback gets the deadline it fires for: Node timers have millisecond granularity and may run
+ * up to a millisecond early relative to `now()`, and the handlers must not then find nothing due.
  */
 export class Deadline {
   private handle: unknown = undefined
+  /** When the armed timer (if any) fires. */
+  private armedAt = 0
   private at: number | null = null
 
   constructor(
     private readonly timers: UdpTimers,
-    private readonly fire: () => void,
+    private readonly fire: (due: number) => void,
   ) {}
 
   get deadline(): number | null {
@@ -39,15 +54,10 @@ export class Deadline {
   }
 
   set(at: number | null): void {
-    if (at === this.at) return
-    this.clear()
-    if (at === null) return
     this.at = at
-    this.handle = this.timers.setTimeout(() => {
-      this.handle = undefined
-      this.at = null
-      this.fire()
-    }, at - this.timers.now())
+    if (at === null) return // a timer still armed finds nothing due and stops
+    if (this.handle !== undefined && this.armedAt <= at) return
+    this.arm(at)
   }
 
   clear(): void {
@@ -55,4 +65,22 @@ export class Deadline {
     this.handle = undefined
     this.at = null
   }
+
+  private arm(at: number): void {
+    if (this.handle !== undefined) this.timers.clearTimeout(this.handle)
+    this.armedAt = at
+    this.handle = this.timers.setTimeout(this.onTimer, at - this.timers.now())
+  }
+
+  private readonly onTimer = (): void => {
+    this.handle = undefined
+    const at = this.at
+    if (at === null) return
+    if (this.timers.now() + TIMER_SLACK_MS < at) return this.arm(at)
+    this.at = null
+    this.fire(at)
+  }
 }
+
+/** How early a Node timer may fire relative to performance.now() (it rounds to whole milliseconds). */
+const TIMER_SLACK_MS = 1

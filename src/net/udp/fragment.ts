@@ -7,10 +7,10 @@
  * so the stream always makes progress and the caps can never deadlock it.
  */
 
-/** Split a payload into views of at most `fragSize` bytes. An empty payload is one empty fragment. */
+/** Split a payload into views of at most `fragSize` bytes. A payload that fits (even empty) is its own single fragment. */
 export function fragmentMessage(payload: Buffer, fragSize: number): Buffer[] {
   if (!(fragSize >= 1)) throw new RangeError('fragSize must be >= 1')
-  if (payload.length === 0) return [payload]
+  if (payload.length <= fragSize) return [payload]
   const out: Buffer[] = []
   for (let off = 0; off < payload.length; off += fragSize) out.push(payload.subarray(off, off + fragSize))
   return out
@@ -59,6 +59,11 @@ export interface FragmentIn {
 
 export class Reassembler {
   private readonly entries = new Map<number, Entry>()
+  /**
+   * The head message when it arrived whole (one fragment) and nothing was buffered for it: the
+   * common case on a healthy link, kept out of `entries` so it costs no bookkeeping. take() returns it.
+   */
+  private headReady: Buffer | undefined = undefined
   private next = 0
   private partial = 0
   private buffered = 0
@@ -84,7 +89,13 @@ export class Reassembler {
     const ahead = (f.msgId - this.next) >>> 0
     if (ahead >= 0x8000_0000) return 'duplicate'
     const isHead = ahead === 0
+    if (isHead && this.headReady !== undefined) return 'duplicate'
     let e = this.entries.get(f.msgId)
+    if (!e && isHead && f.nfrag === 1) {
+      if (f.bytes.length > this.limits.maxMessageBytes) return 'invalid'
+      this.headReady = f.bytes
+      return 'accepted'
+    }
     if (e) {
       if (e.nfrag !== f.nfrag) return 'invalid'
       if (e.parts[f.frag] !== undefined) return 'duplicate'
@@ -112,6 +123,12 @@ export class Reassembler {
 
   /** Remove and return the next message if it is complete, else undefined. Call until undefined. */
   take(): Buffer | undefined {
+    const ready = this.headReady
+    if (ready !== undefined) {
+      this.headReady = undefined
+      this.next = (this.next + 1) >>> 0
+      return ready
+    }
     const e = this.entries.get(this.next)
     if (!e || e.have !== e.nfrag) return undefined
     this.entries.delete(this.next)

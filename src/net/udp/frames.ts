@@ -89,17 +89,28 @@ export function encodeCloseFrame(reason: string): Buffer {
 export function encodeAckFrame(ranges: readonly AckRange[], ackDelayUs: number, maxBytes: number): Buffer | null {
   if (ranges.length === 0 || maxBytes < ACK_FRAME_MIN) return null
   const fit = Math.min(ranges.length, MAX_ACK_RANGES, 1 + Math.floor((maxBytes - ACK_FRAME_MIN) / ACK_RANGE_BYTES))
-  const first = ranges[0]!
   const out = Buffer.allocUnsafe(ACK_FRAME_MIN + (fit - 1) * ACK_RANGE_BYTES)
-  out[0] = FRAME_ACK
-  out.writeUInt32BE(Math.floor(first.hi / 0x1_0000_0000), 1)
-  out.writeUInt32BE(first.hi >>> 0, 5)
-  out.writeUInt32BE(Math.min(U32, Math.max(0, Math.round(ackDelayUs))), 9)
+  const end = writeAckFrame(out, 0, ranges, ackDelayUs, out.length)
+  return end === out.length ? out : out.subarray(0, end)
+}
+
+/**
+ * encodeAckFrame, written into `out` at `off` (no allocation); returns the new offset, or `off`
+ * unchanged when not even the first range fits in `maxBytes`.
+ */
+export function writeAckFrame(out: Buffer, off: number, ranges: readonly AckRange[], ackDelayUs: number, maxBytes: number): number {
+  if (ranges.length === 0 || maxBytes < ACK_FRAME_MIN) return off
+  const fit = Math.min(ranges.length, MAX_ACK_RANGES, 1 + Math.floor((maxBytes - ACK_FRAME_MIN) / ACK_RANGE_BYTES))
+  const first = ranges[0]!
+  out[off] = FRAME_ACK
+  out.writeUInt32BE(Math.floor(first.hi / 0x1_0000_0000), off + 1)
+  out.writeUInt32BE(first.hi >>> 0, off + 5)
+  out.writeUInt32BE(Math.min(U32, Math.max(0, Math.round(ackDelayUs))), off + 9)
   // A range longer than u32 is clipped to its newest 2^32 packets; anything below a clipped range
   // would then be encoded relative to the wrong low end, so encoding stops after it.
   let clipped = first.hi - first.lo > U32
-  out.writeUInt32BE(Math.min(U32, first.hi - first.lo), 14)
-  let off = ACK_FRAME_MIN
+  out.writeUInt32BE(Math.min(U32, first.hi - first.lo), off + 14)
+  let p = off + ACK_FRAME_MIN
   let prevLo = first.lo
   let extra = 0
   for (let i = 1; i < fit && !clipped; i++) {
@@ -107,14 +118,14 @@ export function encodeAckFrame(ranges: readonly AckRange[], ackDelayUs: number, 
     const gap = prevLo - r.hi - 2
     if (gap < 0 || gap > U32) break // not representable (or malformed input): stop here
     clipped = r.hi - r.lo > U32
-    out.writeUInt32BE(gap, off)
-    out.writeUInt32BE(Math.min(U32, r.hi - r.lo), off + 4)
-    off += ACK_RANGE_BYTES
+    out.writeUInt32BE(gap, p)
+    out.writeUInt32BE(Math.min(U32, r.hi - r.lo), p + 4)
+    p += ACK_RANGE_BYTES
     prevLo = r.lo
     extra++
   }
-  out[13] = extra
-  return off === out.length ? out : out.subarray(0, off)
+  out[off + 13] = extra
+  return p
 }
 
 /** Decode every frame of a packet payload, or null if anything is malformed or the payload is empty. */

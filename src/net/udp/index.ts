@@ -26,6 +26,7 @@ export {
 export {
   decodeFrames,
   encodeAckFrame,
+  writeAckFrame,
   encodeCloseFrame,
   writeDataFrame,
   writePingFrame,

@@ -34,16 +34,20 @@ export interface UdpChannelOptions {
   transmit?: (datagram: Buffer, remote: UdpRemote) => void
   /** Follow the peer to a new address if an authenticated packet with the highest pn so far comes from it (NAT rebinding). Default false. */
   allowAddressChange?: boolean
+  /** RTT assumed until the first sample (the first PTOs derive from it). Default 10. */
   initialRttMs?: number
-  /** Delayed-ACK bound; also added to every PTO. Default 25. */
+  /** Delayed-ACK bound; also added to every PTO. Default 5. */
   maxAckDelayMs?: number
-  /** ACK immediately after this many ack-eliciting packets. Default 2. */
+  /** ACK at the end of the current I/O batch once this many ack-eliciting packets wait. Default 2. */
   ackElicitingThreshold?: number
-  initialWindow?: number
-  /** Cap on ack-eliciting packets in flight. Default 64. */
-  maxWindow?: number
-  /** Consecutive PTO expiries that declare the channel dead. Default 6. */
+  /** Congestion window at the start, bytes. Default 32 × 1200. */
+  initialWindowBytes?: number
+  /** Upper bound of the congestion window, bytes. Default 4 MiB. */
+  maxWindowBytes?: number
+  /** Consecutive PTO expiries that, together with deadAfterMs, declare the channel dead. Default 6. */
   maxPtoCount?: number
+  /** …and at least this long without an ACK for anything we sent. Default 2000. */
+  deadAfterMs?: number
   /** Send a PING after this long without ack-eliciting traffic. Default 5000. */
   keepAliveMs?: number
   maxPartialMessages?: number
@@ -70,6 +74,7 @@ export interface ResolvedChannelOptions {
   allowAddressChange: boolean
   ackElicitingThreshold: number
   maxPtoCount: number
+  deadAfterMs: number
   keepAliveMs: number
   maxPartialMessages: number
   maxBufferedBytes: number
@@ -131,8 +136,15 @@ export function resolveChannelOptions(o: UdpChannelOptions): ResolvedChannelOpti
   const maxMessageBytes = int('udp.maxMessageBytes', o.maxMessageBytes, 65_536, 1, MAX_MESSAGE_LIMIT)
   if (o.transmit !== undefined && typeof o.transmit !== 'function') throw new OptionsError('udp.transmit', 'must be a function')
   const maxAckDelayMs = num('udp.maxAckDelayMs', o.maxAckDelayMs, DEFAULT_RECOVERY.maxAckDelayMs, 0, 1000)
-  const maxWindow = int('udp.maxWindow', o.maxWindow, DEFAULT_RECOVERY.maxWindow, 2, 4096)
-  const initialWindow = int('udp.initialWindow', o.initialWindow, Math.min(DEFAULT_RECOVERY.initialWindow, maxWindow), 2, maxWindow)
+  const minWindowBytes = Math.max(DEFAULT_RECOVERY.minWindowBytes, 2 * mtu)
+  const maxWindowBytes = int('udp.maxWindowBytes', o.maxWindowBytes, Math.max(DEFAULT_RECOVERY.maxWindowBytes, minWindowBytes), minWindowBytes, 2 ** 30)
+  const initialWindowBytes = int(
+    'udp.initialWindowBytes',
+    o.initialWindowBytes,
+    Math.min(Math.max(DEFAULT_RECOVERY.initialWindowBytes, 10 * mtu), maxWindowBytes),
+    minWindowBytes,
+    maxWindowBytes,
+  )
   return {
     socket: o.socket,
     remote: { address: o.remote.address, port: o.remote.port },
@@ -148,6 +160,7 @@ export function resolveChannelOptions(o: UdpChannelOptions): ResolvedChannelOpti
     allowAddressChange: o.allowAddressChange === true,
     ackElicitingThreshold: int('udp.ackElicitingThreshold', o.ackElicitingThreshold, 2, 1, 64),
     maxPtoCount: int('udp.maxPtoCount', o.maxPtoCount, 6, 1, 30),
+    deadAfterMs: num('udp.deadAfterMs', o.deadAfterMs, 2000, 0, 3_600_000),
     keepAliveMs: num('udp.keepAliveMs', o.keepAliveMs, 5000, 1, 3_600_000),
     maxPartialMessages: int('udp.maxPartialMessages', o.maxPartialMessages, DEFAULT_REASSEMBLY_LIMITS.maxPartialMessages, 1, 4096),
     maxBufferedBytes: int('udp.maxBufferedBytes', o.maxBufferedBytes, DEFAULT_REASSEMBLY_LIMITS.maxBufferedBytes, 1024, 2 ** 32),
@@ -158,8 +171,10 @@ export function resolveChannelOptions(o: UdpChannelOptions): ResolvedChannelOpti
       ...DEFAULT_RECOVERY,
       initialRttMs: num('udp.initialRttMs', o.initialRttMs, DEFAULT_RECOVERY.initialRttMs, 0.1, 60_000),
       maxAckDelayMs,
-      initialWindow,
-      maxWindow,
+      initialWindowBytes,
+      minWindowBytes,
+      maxWindowBytes,
+      datagramBytes: mtu,
     },
     maxPlaintext: mtu - PACKET_OVERHEAD,
     fragmentBytes,

@@ -54,9 +54,11 @@ export function writeHeader(target: Buffer, epoch: number, connId: Buffer, pn: n
   target.writeUInt32BE(pn >>> 0, 14)
 }
 
-/** iv XOR (0^32 ‖ pn as u64). The `>>> 0` keeps XOR results unsigned for writeUInt32BE. */
-export function packetNonce(iv: Buffer, pn: number): Buffer {
-  const n = Buffer.allocUnsafe(IV_BYTES)
+/**
+ * iv XOR (0^32 ‖ pn as u64). The `>>> 0` keeps XOR results unsigned for writeUInt32BE. `n` may be a
+ * scratch buffer: createCipheriv copies the nonce, so seal/open reuse one instead of allocating.
+ */
+export function packetNonce(iv: Buffer, pn: number, n: Buffer = Buffer.allocUnsafe(IV_BYTES)): Buffer {
   iv.copy(n, 0, 0, IV_BYTES)
   const hi = Math.floor(pn / 0x1_0000_0000)
   const lo = pn >>> 0
@@ -64,6 +66,10 @@ export function packetNonce(iv: Buffer, pn: number): Buffer {
   n.writeUInt32BE((n.readUInt32BE(8) ^ lo) >>> 0, 8)
   return n
 }
+
+/** Used synchronously inside one seal/open call only (the cipher copies it), so one suffices. */
+const nonceScratch = Buffer.alloc(IV_BYTES)
+const GCM_OPTIONS = { authTagLength: TAG_BYTES } as never
 
 export interface SealParams {
   cipher: UdpCipher
@@ -80,7 +86,7 @@ export function sealPacket(p: SealParams, plaintext: Buffer): Buffer {
   writeHeader(out, p.epoch, p.connId, p.pn)
   const header = out.subarray(0, HEADER_BYTES)
   // Both algorithms share the GCM-shaped API (setAAD/getAuthTag); the cast only narrows the type.
-  const c = createCipheriv(p.cipher, p.key, packetNonce(p.iv, p.pn), { authTagLength: TAG_BYTES } as never) as unknown as CipherGCM
+  const c = createCipheriv(p.cipher, p.key, packetNonce(p.iv, p.pn, nonceScratch), GCM_OPTIONS) as unknown as CipherGCM
   c.setAAD(header, { plaintextLength: plaintext.length })
   const ct = c.update(plaintext)
   const fin = c.final()
@@ -100,7 +106,7 @@ export function openPacket(cipher: UdpCipher, key: Buffer, iv: Buffer, pn: numbe
   const ct = datagram.subarray(HEADER_BYTES, datagram.length - TAG_BYTES)
   const tag = datagram.subarray(datagram.length - TAG_BYTES)
   try {
-    const d = createDecipheriv(cipher, key, packetNonce(iv, pn), { authTagLength: TAG_BYTES } as never) as unknown as DecipherGCM
+    const d = createDecipheriv(cipher, key, packetNonce(iv, pn, nonceScratch), GCM_OPTIONS) as unknown as DecipherGCM
     d.setAuthTag(tag)
     d.setAAD(header, { plaintextLength: ct.length })
     const pt = d.update(ct)

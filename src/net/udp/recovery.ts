@@ -1,40 +1,52 @@
 import type { AckRange } from './frames.js'
 
 /**
- * Sender-side loss detection, PTO and congestion window, after RFC 9002 but counted in packets
- * rather than bytes (every data packet is close to the same size, and the design caps the window
- * at 64 packets). Pure logic: the caller passes `now` and arms a single timer at `deadline()`.
+ * Sender-side loss detection, probe timeout and congestion window, after RFC 9002, with the window
+ * counted in bytes (a packet may carry one 60-byte request or a full 1200-byte fragment, so a
+ * window in packets either starves small messages or lets large ones burst). Pure logic: the caller
+ * passes `now` and arms a single timer at `deadline()`.
  */
 export interface RecoveryOptions {
   /** RTT assumed before the first sample. RFC 9002 uses 333 ms for the open internet; links here are LAN/DC. */
   initialRttMs: number
   /** The peer's promise for delayed ACKs; added to every PTO. */
   maxAckDelayMs: number
-  /** Timer granularity (kGranularity). */
+  /** Timer granularity (kGranularity): the smallest rttvar term and loss delay. */
   granularityMs: number
   /** kPacketThreshold. */
   packetThreshold: number
   /** kTimeThreshold. */
   timeThreshold: number
-  initialWindow: number
-  minWindow: number
-  maxWindow: number
+  initialWindowBytes: number
+  minWindowBytes: number
+  maxWindowBytes: number
+  /** Window multiplier on a loss event (RFC 9002 uses 0.5; CUBIC's 0.7 reacts less to random loss). */
+  lossReduction: number
+  /** Upper bound on one backed-off PTO interval, so a long silence is still probed about once a second. */
+  maxPtoMs: number
+  /** Largest datagram (the channel's mtu): the congestion-avoidance increment per window. */
+  datagramBytes: number
 }
 
 export const DEFAULT_RECOVERY: RecoveryOptions = {
-  initialRttMs: 100,
-  maxAckDelayMs: 25,
+  initialRttMs: 10,
+  maxAckDelayMs: 5,
   granularityMs: 1,
   packetThreshold: 3,
   timeThreshold: 9 / 8,
-  initialWindow: 16,
-  minWindow: 2,
-  maxWindow: 64,
+  initialWindowBytes: 32 * 1200,
+  minWindowBytes: 4 * 1200,
+  maxWindowBytes: 4 * 1024 * 1024,
+  lossReduction: 0.7,
+  maxPtoMs: 1000,
+  datagramBytes: 1200,
 }
 
 export interface SentPacket<F> {
   pn: number
   timeSent: number
+  /** Datagram size: what the packet adds to the bytes in flight. */
+  bytes: number
   /** Frames that must be resent if this packet is lost (data); empty for PING-only probes. */
   frames: F[]
 }
@@ -43,6 +55,9 @@ export interface AckResult<F> {
   acked: SentPacket<F>[]
   lost: SentPacket<F>[]
 }
+
+/** How many packets declared lost are remembered, to notice later ACKs for them (spurious losses). */
+const LOST_HISTORY = 256
 
 export class LossRecovery<F> {
   /** Ack-eliciting packets in flight. Insertion order is pn order because pns only grow. */
@@ -53,6 +68,8 @@ export class LossRecovery<F> {
   private lastAckElicitingAt = 0
   private recoveryStart = -Infinity
   private ssthresh = Infinity
+  /** Declared lost recently (pn → the window before the loss event it caused, or 0). */
+  private readonly recentlyLost = new Map<number, number>()
 
   latestRtt = 0
   smoothedRtt: number
@@ -60,27 +77,38 @@ export class LossRecovery<F> {
   minRtt = Infinity
   ptoCount = 0
   cwnd: number
+  bytesInFlight = 0
+  /** Time of the last ACK that acknowledged something new (liveness of the path). */
+  lastProgressAt: number
+  /** Packets declared lost that the peer acknowledged afterwards. */
+  spuriousLosses = 0
 
-  constructor(readonly opts: RecoveryOptions = DEFAULT_RECOVERY) {
+  constructor(
+    readonly opts: RecoveryOptions = DEFAULT_RECOVERY,
+    now = 0,
+  ) {
     this.smoothedRtt = opts.initialRttMs
     this.rttVar = opts.initialRttMs / 2
-    this.cwnd = opts.initialWindow
+    this.cwnd = opts.initialWindowBytes
+    this.lastProgressAt = now
   }
 
   get inFlight(): number {
     return this.sent.size
   }
 
-  /** Room for another ack-eliciting packet? (PTO probes may ignore this.) */
+  /** Room for another ack-eliciting packet? The last one may overshoot the window (RFC 9002 §7). */
   canSend(): boolean {
-    return this.sent.size < Math.floor(this.cwnd)
+    return this.bytesInFlight < this.cwnd
   }
 
   /** Every packet goes through here; only ack-eliciting ones are tracked for loss. */
-  onPacketSent(pn: number, ackEliciting: boolean, now: number, frames: F[] = []): void {
+  onPacketSent(pn: number, ackEliciting: boolean, now: number, frames: F[] = [], bytes = 0): void {
     if (pn > this.largestSent) this.largestSent = pn
     if (!ackEliciting) return
-    this.sent.set(pn, { pn, timeSent: now, frames })
+    if (this.sent.size === 0) this.lastProgressAt = Math.max(this.lastProgressAt, now)
+    this.sent.set(pn, { pn, timeSent: now, bytes, frames })
+    this.bytesInFlight += bytes
     this.lastAckElicitingAt = now
   }
 
@@ -92,18 +120,25 @@ export class LossRecovery<F> {
     const top = ranges[0]
     if (!top || top.hi > this.largestSent) return null
     if (top.hi > this.largestAcked) this.largestAcked = top.hi
+    if (this.recentlyLost.size) this.checkSpurious(ranges)
     const acked: SentPacket<F>[] = []
     for (const p of this.sent.values()) {
       if (p.pn > top.hi) break
       if (inRanges(ranges, p.pn)) acked.push(p)
     }
     if (acked.length === 0) return { acked, lost: [] }
-    for (const p of acked) this.sent.delete(p.pn)
+    // Judged before the acked bytes leave the flight: was the sender using its window?
+    const windowUsed = 2 * this.bytesInFlight >= this.cwnd
+    for (const p of acked) {
+      this.sent.delete(p.pn)
+      this.bytesInFlight -= p.bytes
+    }
     // RTT sample only from the largest acknowledged, and only if it is newly acknowledged (RFC 9002 §5.1).
     const newest = acked[acked.length - 1]!
     if (newest.pn === top.hi) this.updateRtt(now - newest.timeSent, ackDelayMs)
-    for (const p of acked) this.onAckedCongestion(p)
+    if (windowUsed) for (const p of acked) this.onAckedCongestion(p)
     this.ptoCount = 0
+    this.lastProgressAt = now
     const lost = this.detectLoss(now)
     return { acked, lost }
   }
@@ -141,12 +176,13 @@ export class LossRecovery<F> {
   drain(): SentPacket<F>[] {
     const all = [...this.sent.values()]
     this.sent.clear()
+    this.bytesInFlight = 0
     this.lossTime = null
     return all
   }
 
   private ptoDeadline(): number {
-    return this.lastAckElicitingAt + this.pto() * 2 ** this.ptoCount
+    return this.lastAckElicitingAt + Math.min(this.pto() * 2 ** this.ptoCount, Math.max(this.opts.maxPtoMs, this.pto()))
   }
 
   private updateRtt(sample: number, ackDelayMs: number): void {
@@ -169,9 +205,9 @@ export class LossRecovery<F> {
   private onAckedCongestion(p: SentPacket<F>): void {
     // Packets sent before the current loss reaction do not grow the window (RFC 9002 §7.3.2).
     if (p.timeSent <= this.recoveryStart) return
-    if (this.cwnd < this.ssthresh) this.cwnd += 1
-    else this.cwnd += 1 / this.cwnd
-    if (this.cwnd > this.opts.maxWindow) this.cwnd = this.opts.maxWindow
+    if (this.cwnd < this.ssthresh) this.cwnd += p.bytes
+    else this.cwnd += (this.opts.datagramBytes * p.bytes) / this.cwnd
+    if (this.cwnd > this.opts.maxWindowBytes) this.cwnd = this.opts.maxWindowBytes
   }
 
   private detectLoss(now: number): SentPacket<F>[] {
@@ -188,17 +224,46 @@ export class LossRecovery<F> {
         if (this.lossTime === null || t < this.lossTime) this.lossTime = t
       }
     }
-    for (const p of lost) this.sent.delete(p.pn)
-    if (lost.length) this.onCongestion(lost[lost.length - 1]!.timeSent, now)
+    if (lost.length === 0) return lost
+    for (const p of lost) {
+      this.sent.delete(p.pn)
+      this.bytesInFlight -= p.bytes
+    }
+    const before = this.cwnd
+    const reacted = this.onCongestion(lost[lost.length - 1]!.timeSent, now)
+    for (const p of lost) this.rememberLost(p.pn, reacted && p === lost[lost.length - 1] ? before : 0)
     return lost
   }
 
-  private onCongestion(latestLostSent: number, now: number): void {
-    // One halving per round trip: losses of packets sent before the last reaction are the same event.
-    if (latestLostSent <= this.recoveryStart) return
+  /** True if this loss started a new congestion event (one reduction per round trip). */
+  private onCongestion(latestLostSent: number, now: number): boolean {
+    // Losses of packets sent before the last reaction are the same event.
+    if (latestLostSent <= this.recoveryStart) return false
     this.recoveryStart = now
-    this.ssthresh = Math.max(Math.floor(this.cwnd / 2), this.opts.minWindow)
+    this.ssthresh = Math.max(this.cwnd * this.opts.lossReduction, this.opts.minWindowBytes)
     this.cwnd = this.ssthresh
+    return true
+  }
+
+  private rememberLost(pn: number, windowBefore: number): void {
+    this.recentlyLost.set(pn, windowBefore)
+    if (this.recentlyLost.size > LOST_HISTORY) this.recentlyLost.delete(this.recentlyLost.keys().next().value!)
+  }
+
+  /**
+   * A packet we declared lost was acknowledged after all (it was only late). Count it, and if its
+   * loss is what reduced the window, undo the reduction: a late packet is not congestion.
+   */
+  private checkSpurious(ranges: readonly AckRange[]): void {
+    for (const [pn, windowBefore] of this.recentlyLost) {
+      if (!inRanges(ranges, pn)) continue
+      this.recentlyLost.delete(pn)
+      this.spuriousLosses++
+      if (windowBefore > this.cwnd) {
+        this.cwnd = windowBefore
+        this.ssthresh = Math.max(this.ssthresh, windowBefore)
+      }
+    }
   }
 }
 
