@@ -42,6 +42,24 @@ describe('AckTracker', () => {
     expect(t.mustAck(10_000)).toBe(false)
     expect(t.hasNews).toBe(true) // ...but are reported on the next one we send anyway
   })
+
+  it('keeps ACKing at once while a gap remains, and goes back to delaying once it is filled', () => {
+    const t = mk()
+    t.onPacket(0, true, 0)
+    t.onAckSent()
+    t.onPacket(2, true, 1) // 1 missing
+    expect(t.mustAck(1)).toBe(true)
+    t.onAckSent()
+    t.onPacket(3, true, 2) // in order after 2, but the gap at 1 is still open: the sender needs to hear
+    expect(t.mustAck(2)).toBe(true)
+    t.onAckSent()
+    t.onPacket(1, true, 3) // fills the gap (a late fill is news too)
+    expect(t.mustAck(3)).toBe(true)
+    t.onAckSent()
+    t.onPacket(4, true, 4) // no gap any more: delayed again
+    expect(t.mustAck(4)).toBe(false)
+    expect(t.deadline).toBe(29)
+  })
 })
 
 describe('LossRecovery (fake clock)', () => {

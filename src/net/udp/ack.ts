@@ -37,9 +37,11 @@ export class AckTracker {
 
   onPacket(pn: number, ackEliciting: boolean, now: number): void {
     const largest = this.largest
-    // Anything other than "the next pn" means a gap or a late fill: ACK at once so the sender's loss
-    // detection hears about it without waiting for the delayed-ACK timer (RFC 9000 §13.2.1).
-    const outOfOrder = largest >= 0 && pn !== largest + 1
+    // Anything other than "the next pn" means a gap or a late fill, and while a gap remains every
+    // packet is news to the sender's loss detection: ACK at once (at the end of the current I/O
+    // batch) rather than after the delayed-ACK timer (RFC 9000 §13.2.1). A lost ACK then costs the
+    // sender one packet's worth of time, not a probe timeout.
+    const outOfOrder = largest >= 0 && (pn !== largest + 1 || this.ranges.length > 1)
     this.insert(pn)
     if (pn > largest) this.largestAt = now
     this.fresh = true

@@ -77,10 +77,6 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
 
   private readonly defer: (fn: () => void) => void
 
-  private readonly onSent = (err: Error | null): void => {
-    if (err) this.s.sendErrors++
-  }
-
   constructor(options: UdpChannelOptions) {
     super()
     this.o = resolveChannelOptions(options)
@@ -401,7 +397,10 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     this.s.bytesSent += datagram.length
     try {
       if (this.o.transmit) this.o.transmit(datagram, this.remoteAddr)
-      else this.o.socket.send(datagram, this.remoteAddr.port, this.remoteAddr.address, this.onSent)
+      // No callback: dgram then tries a synchronous send and allocates no request object, saving a
+      // completion callback per datagram. Asynchronous failures are not reported (UDP is best effort,
+      // and loss recovery treats them as loss); synchronous ones throw and are counted below.
+      else this.o.socket.send(datagram, this.remoteAddr.port, this.remoteAddr.address)
     } catch (err) {
       this.s.sendErrors++
       // dgram throws synchronously once the socket is closed; nothing will ever get through again.
