@@ -43,6 +43,21 @@ describe('AckTracker', () => {
     expect(t.hasNews).toBe(true) // ...but are reported on the next one we send anyway
   })
 
+  it('ACKs at once for the few packets above a hole, and delays again after them even if it is never filled', () => {
+    const t = mk()
+    t.onPacket(0, true, 0)
+    t.onAckSent()
+    t.onPacket(2, true, 1) // 1 missing (say an ACK-only packet that was lost: it is never resent)
+    for (const pn of [2, 3, 4]) {
+      if (pn > 2) t.onPacket(pn, true, pn)
+      expect(t.mustAck(pn)).toBe(true) // within 3 of the hole: the sender's packet threshold needs these
+      t.onAckSent()
+    }
+    t.onPacket(5, true, 5)
+    expect(t.mustAck(5)).toBe(false)
+    expect(t.deadline).toBe(30)
+  })
+
   it('keeps ACKing at once while a gap remains, and goes back to delaying once it is filled', () => {
     const t = mk()
     t.onPacket(0, true, 0)

@@ -7,6 +7,8 @@ export interface AckTrackerOptions {
   ackElicitingThreshold: number
   /** Ranges remembered; the oldest are forgotten first (see encodeAckFrame for why that is safe). */
   maxRanges: number
+  /** The sender's kPacketThreshold: how many packets above a hole are ACKed at once. Default 3. */
+  packetThreshold?: number
 }
 
 /**
@@ -24,7 +26,11 @@ export class AckTracker {
   /** Something arrived since our last ACK (so piggybacking one is useful). */
   private fresh = false
 
-  constructor(private readonly opts: AckTrackerOptions) {}
+  private readonly opts: Required<AckTrackerOptions>
+
+  constructor(opts: AckTrackerOptions) {
+    this.opts = { packetThreshold: 3, ...opts }
+  }
 
   get largest(): number {
     return this.ranges.length ? this.ranges[0]!.hi : -1
@@ -37,12 +43,16 @@ export class AckTracker {
 
   onPacket(pn: number, ackEliciting: boolean, now: number): void {
     const largest = this.largest
-    // Anything other than "the next pn" means a gap or a late fill, and while a gap remains every
-    // packet is news to the sender's loss detection: ACK at once (at the end of the current I/O
-    // batch) rather than after the delayed-ACK timer (RFC 9000 §13.2.1). A lost ACK then costs the
-    // sender one packet's worth of time, not a probe timeout.
-    const outOfOrder = largest >= 0 && (pn !== largest + 1 || this.ranges.length > 1)
     this.insert(pn)
+    // ACK at once (at the end of the current I/O batch) rather than after the delayed-ACK timer when
+    // the sender's loss detection needs to hear (RFC 9000 §13.2.1): a late packet (it may fill a
+    // gap), and every packet less than `packetThreshold` above the newest missing pn, so that a lost
+    // ACK is made up by the next one instead of waiting for the sender's probe timeout. Holes left by
+    // lost ACK-only packets are never filled; this rule stops caring about them after a few packets.
+    const r = this.ranges
+    const late = largest >= 0 && pn < largest
+    const nearHole = largest >= 0 && r.length > 0 && r[0]!.lo > 0 && pn - (r[0]!.lo - 1) <= this.opts.packetThreshold
+    const outOfOrder = late || nearHole
     if (pn > largest) this.largestAt = now
     this.fresh = true
     if (!ackEliciting) return
