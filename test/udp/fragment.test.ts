@@ -55,6 +55,22 @@ describe('Reassembler', () => {
     expect(r.bufferedBytes).toBe(0)
   })
 
+  it('takes a run of whole messages from one packet in order without buffering, rejecting repeats inside the run', () => {
+    const r = new Reassembler(limits())
+    for (const id of [0, 1, 2]) expect(r.offer(frags(id, Buffer.from(`m${id}`))[0]!, 0)).toBe('accepted')
+    expect(r.offer(frags(1, Buffer.from('m1'))[0]!, 0)).toBe('duplicate')
+    expect(r.bufferedMessages).toBe(0)
+    // A multi-fragment message right after the run is the head once the run is taken: always admitted.
+    const big = frags(3, randomBytes(2500))
+    expect(r.offer(big[2]!, 0)).toBe('accepted')
+    expect(r.offer(big[0]!, 0)).toBe('accepted')
+    expect(drain(r).map(String)).toEqual(['m0', 'm1', 'm2'])
+    expect(r.offer(big[1]!, 0)).toBe('accepted')
+    const [m3] = drain(r)
+    expect(m3!.equals(Buffer.concat(big.map((f) => f.bytes)))).toBe(true)
+    expect(r.nextMsgId).toBe(4)
+  })
+
   it('delivers whole messages in msgId order whatever the fragment order, exactly once', () => {
     const r = new Reassembler(limits())
     const msgs = Array.from({ length: 20 }, (_, i) => randomBytes(i * 397))

@@ -60,10 +60,12 @@ export interface FragmentIn {
 export class Reassembler {
   private readonly entries = new Map<number, Entry>()
   /**
-   * The head message when it arrived whole (one fragment) and nothing was buffered for it: the
-   * common case on a healthy link, kept out of `entries` so it costs no bookkeeping. take() returns it.
+   * Whole one-fragment messages that continue the stream without a gap (msgIds next, next+1, …):
+   * the common case on a healthy link, kept out of `entries` so they cost no bookkeeping. take()
+   * returns them first. Bounded by what one packet can carry between two take() calls.
    */
-  private headReady: Buffer | undefined = undefined
+  private ready: Buffer[] = []
+  private readyHead = 0
   private next = 0
   private partial = 0
   private buffered = 0
@@ -88,14 +90,17 @@ export class Reassembler {
     // u32 serial-number arithmetic: a distance of 2^31 or more means "behind", i.e. already delivered.
     const ahead = (f.msgId - this.next) >>> 0
     if (ahead >= 0x8000_0000) return 'duplicate'
-    const isHead = ahead === 0
-    if (isHead && this.headReady !== undefined) return 'duplicate'
+    const readyCount = this.ready.length - this.readyHead
+    if (ahead < readyCount) return 'duplicate'
     let e = this.entries.get(f.msgId)
-    if (!e && isHead && f.nfrag === 1) {
+    if (!e && ahead === readyCount && f.nfrag === 1) {
       if (f.bytes.length > this.limits.maxMessageBytes) return 'invalid'
-      this.headReady = f.bytes
+      this.ready.push(f.bytes)
       return 'accepted'
     }
+    // Ready messages count as delivered for the "head" rule: the next one to complete the stream is
+    // the first msgId after them.
+    const isHead = ahead === readyCount
     if (e) {
       if (e.nfrag !== f.nfrag) return 'invalid'
       if (e.parts[f.frag] !== undefined) return 'duplicate'
@@ -123,11 +128,14 @@ export class Reassembler {
 
   /** Remove and return the next message if it is complete, else undefined. Call until undefined. */
   take(): Buffer | undefined {
-    const ready = this.headReady
-    if (ready !== undefined) {
-      this.headReady = undefined
+    if (this.readyHead < this.ready.length) {
+      const m = this.ready[this.readyHead++]!
+      if (this.readyHead === this.ready.length) {
+        this.ready = []
+        this.readyHead = 0
+      }
       this.next = (this.next + 1) >>> 0
-      return ready
+      return m
     }
     const e = this.entries.get(this.next)
     if (!e || e.have !== e.nfrag) return undefined
