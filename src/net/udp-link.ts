@@ -42,6 +42,15 @@ function udpAddress(endpoint: UdpEndpoint, tcpAddress: string): string {
   return tcpAddress
 }
 
+/**
+ * The channel's RTT estimate starts from the TLS link's heartbeat RTT when there is one, so its
+ * first probe timeouts fit the real path instead of a guess; explicit tuning wins.
+ */
+function withLinkRtt(link: Link, tuning: UdpTuning): UdpTuning {
+  const rtt = link.stats().rttMs
+  return tuning.initialRttMs === undefined && rtt !== null && rtt > 0 ? { ...tuning, initialRttMs: Math.min(Math.max(rtt, 0.1), 60_000) } : tuning
+}
+
 /** Rekey plumbing shared by both sides; returns the UDP_REKEY handler. */
 function wireRekey(link: Link, ch: UdpChannel, role: UdpRole): (value: unknown) => void {
   const rotate = (epoch: number): void => {
@@ -81,7 +90,7 @@ export function serveUdp(link: Link, endpoint: UdpEndpoint, tuning: UdpTuning = 
       if (!sock || !peer) throw new Error('the link is down')
       const keys = deriveUdpKeys(sock, connId, 0, 'server')
       // allowAddressChange: a NAT may map the parent's port; the channel follows authenticated packets only.
-      const ch = endpoint.createChannel({ ...tuning, remote: { address: udpAddress(endpoint, sock.remoteAddress ?? peer.remoteAddress), port }, connId, keys, role: 'server', allowAddressChange: true })
+      const ch = endpoint.createChannel({ ...withLinkRtt(link, tuning), remote: { address: udpAddress(endpoint, sock.remoteAddress ?? peer.remoteAddress), port }, connId, keys, role: 'server', allowAddressChange: true })
       link.sendControl(FrameType.UDP_SETUP, { op: 'ok', connId, port: endpoint.address().port }, e.id)
       onRekey = wireRekey(link, ch, 'server')
       link.attachDatagramTransport(ch)
@@ -135,7 +144,7 @@ export async function startUdp(link: Link, endpoint: UdpEndpoint, o: StartUdpOpt
   }
   if (link.tlsSocket !== sock) throw new ShardingError('LINK_DOWN', 'the link reconnected during UDP setup')
   const keys = deriveUdpKeys(sock, connId, 0, 'client')
-  const ch = endpoint.createChannel({ ...o.tuning, remote: { address: udpAddress(endpoint, sock.remoteAddress!), port: reply.port }, connId, keys, role: 'client' })
+  const ch = endpoint.createChannel({ ...withLinkRtt(link, o.tuning ?? {}), remote: { address: udpAddress(endpoint, sock.remoteAddress!), port: reply.port }, connId, keys, role: 'client' })
   const onRekey = wireRekey(link, ch, 'client')
   const onControl = (e: ControlEvent): void => {
     if (e.type === FrameType.UDP_REKEY) onRekey(e.value)

@@ -50,6 +50,28 @@ describe('UDP under a link', () => {
     })
   }
 
+  it("starts the channel's RTT estimate from the link's heartbeat RTT (both ends), so its first probe timeouts fit the path", async () => {
+    const hb = { heartbeatIntervalMs: 20, heartbeatTimeoutMs: 1000 }
+    const { server, client } = await connectPair(c, cleanup, { caps: ['udp'], ...hb }, { caps: ['udp'], ...hb })
+    await Promise.all([waitEvent(client, 'rtt'), waitEvent(server, 'rtt')])
+    const { childUdp, parentUdp } = await endpoints('udp4', '127.0.0.1')
+    const stopServing = serveUdp(server, childUdp)
+    const linkRtt = client.stats().rttMs!
+    const ch = (await startUdp(client, parentUdp))!
+    // No UDP round trip yet: the estimate is the link's (clamped to the channel's 0.1 ms minimum).
+    expect(ch.stats().srttMs).toBe(Math.max(linkRtt, 0.1))
+    const childCh = childUdp.channel(ch.connId)!
+    expect(childCh.stats().srttMs).toBeGreaterThan(0)
+    expect(childCh.stats().srttMs).not.toBe(10) // not the built-in 10 ms default
+    // Explicit tuning wins over the link's figure.
+    stopServing()
+    const other = await endpoints('udp4', '127.0.0.1')
+    serveUdp(server, other.childUdp, { initialRttMs: 42 })
+    const tuned = (await startUdp(client, other.parentUdp, { tuning: { initialRttMs: 7 } }))!
+    expect(tuned.stats().srttMs).toBe(7)
+    expect(other.childUdp.channel(tuned.connId)!.stats().srttMs).toBe(42)
+  })
+
   it('falls back to TLS when the channel dies, and autoUdp sets it up again after a reconnect', async () => {
     const { server, client } = await connectPair(c, cleanup, { caps: ['udp'] }, { caps: ['udp'] })
     const { childUdp, parentUdp } = await endpoints('udp4', '127.0.0.1')
