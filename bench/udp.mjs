@@ -262,7 +262,7 @@ async function calls(m, n, inFlight, times, offset) {
 }
 
 const COUNTERS = ['packetsSent', 'packetsReceived', 'bytesSent', 'bytesReceived', 'packetsLost', 'packetsRetransmitted', 'framesRetransmitted', 'messagesSent', 'messagesReceived',
-  'ackOnlySent', 'ptoFired', 'spuriousRetransmits', 'cwndLimitedMs', 'flushes', 'dataFramesSent']
+  'acksSent', 'ackOnlySent', 'ptoFired', 'spuriousRetransmits', 'cwndLimitedMs', 'flushes', 'dataFramesSent']
 
 function counterDelta(before, after) {
   if (!before || !after) return null

@@ -199,6 +199,7 @@ describe('UdpChannel with a fake clock and an in-memory wire', () => {
     // The requests acknowledge the replies and the replies the requests; only the last reply,
     // with nothing after it, is acknowledged alone (after max_ack_delay).
     expect(a.stats().ackOnlySent + b.stats().ackOnlySent).toBeLessThanOrEqual(2)
+    expect(b.stats().acksSent).toBeGreaterThanOrEqual(199) // every reply carried one
     expect(a.stats().packetsSent).toBeLessThanOrEqual(201)
     expect(a.stats().queuedMessages + b.stats().queuedMessages).toBe(0)
   })

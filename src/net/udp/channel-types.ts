@@ -33,6 +33,8 @@ export interface UdpChannelStats {
   /** Authenticated, left unacknowledged because reassembly buffers were full (sender retransmits). */
   droppedRefused: number
   sendErrors: number
+  /** Packets that carried an ACK frame (alone or with data). */
+  acksSent: number
   /** Packets that carried only an ACK (no data, no PING). */
   ackOnlySent: number
   /** Probe timeouts that fired (each sends one or two probes). */

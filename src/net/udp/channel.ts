@@ -67,6 +67,7 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     droppedInvalid: 0,
     droppedRefused: 0,
     sendErrors: 0,
+    acksSent: 0,
     ackOnlySent: 0,
     ptoFired: 0,
     dataFramesSent: 0,
@@ -346,7 +347,10 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     const ranges = this.acks.rangeList
     if (ranges.length && (this.acks.hasNews || this.acks.mustAck(now))) {
       off = writeAckFrame(pt, 0, ranges, this.acks.ackDelayUs(now), withData ? ACK_RESERVE : max)
-      if (off > 0) this.acks.onAckSent()
+      if (off > 0) {
+        this.acks.onAckSent()
+        this.s.acksSent++
+      }
     }
     const frames: OutFrag[] = []
     if (withData) {
