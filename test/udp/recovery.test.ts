@@ -112,7 +112,7 @@ describe('LossRecovery (fake clock)', () => {
     expect(res.lost.map((p) => p.pn)).toEqual([0, 1])
     expect(res.lost[0]!.frames).toEqual(['f0'])
     // 2 is not lost yet; a loss timer runs at time_sent(2) + 9/8 * max(srtt, latest).
-    const lossDelay = (9 / 8) * Math.max(r.latestRtt, r.smoothedRtt)
+    const lossDelay = (9 / 8) * r.latestRtt
     expect(r.deadline()).toBeCloseTo(2 + lossDelay)
     expect(r.onTimeout(2 + lossDelay - 1).lost).toEqual([])
     const t = r.onTimeout(2 + lossDelay)
@@ -122,6 +122,19 @@ describe('LossRecovery (fake clock)', () => {
     expect(r.inFlight).toBe(1)
     res = r.onAck(ack([5, 5]), 0, 60)!
     expect(res.acked.map((p) => p.pn)).toEqual([5])
+  })
+
+  it("measures the time threshold against the latest RTT, not a smoothed RTT inflated by the peer's busy spells", () => {
+    const r = new LossRecovery<number>(opts)
+    r.onPacketSent(0, true, 0)
+    r.onAck(ack([0, 0]), 0, 20) // a slow first sample: srtt 20
+    r.onPacketSent(1, true, 100)
+    r.onPacketSent(2, true, 100)
+    const res = r.onAck(ack([2, 2]), 0, 101)! // 2 acknowledged 1 ms after it was sent; 1 missing
+    expect(res.lost).toEqual([])
+    expect(r.smoothedRtt).toBeGreaterThan(15)
+    expect(r.deadline()).toBeCloseTo(100 + (9 / 8) * 1) // RFC 9002's max(srtt, latest) would wait until ≈ 119.8
+    expect(r.onTimeout(101.2).lost.map((p) => p.pn)).toEqual([1])
   })
 
   it('fires PTO = srtt + max(4·rttvar, 1) + max_ack_delay, doubling each time, reset by an ACK', () => {

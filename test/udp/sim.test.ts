@@ -204,6 +204,23 @@ describe('UdpChannel with a fake clock and an in-memory wire', () => {
     expect(a.stats().queuedMessages + b.stats().queuedMessages).toBe(0)
   })
 
+  it('acknowledges a packet that reveals a gap at once, before its handlers run, but an in-order one only at the end of the batch', async () => {
+    const { a, b, keys } = simPair()
+    a.destroy() // we play the client by hand
+    const sentDuringHandler: number[] = []
+    b.on('message', () => sentDuringHandler.push(b.stats().packetsSent))
+    b.receive(craft(keys.client, 0, dataFrame(0, 0, 1, Buffer.from('m0'))), A)
+    // In order: delivered, and the ACK waits (for the batch's end or for a reply to ride on).
+    expect(sentDuringHandler).toEqual([0])
+    expect(b.stats().packetsSent).toBe(0)
+    b.receive(craft(keys.client, 2, dataFrame(2, 0, 1, Buffer.from('m2'))), A) // pn 1 (msg 1) missing
+    expect(b.stats().packetsSent).toBe(1) // sent synchronously: the peer's loss detection needs it now
+    expect(b.stats().ackOnlySent).toBe(1)
+    b.receive(craft(keys.client, 1, dataFrame(1, 0, 1, Buffer.from('m1'))), A) // the late fill
+    expect(b.stats().packetsSent).toBe(2)
+    expect(sentDuringHandler).toEqual([0, 2, 2]) // m1 and m2 were delivered after that ACK went out
+  })
+
   it('keeps an idle link alive with PINGs every keepAliveMs', async () => {
     const { a, b, timers } = simPair({ keepAliveMs: 5000 })
     await timers.advance(60_000)

@@ -23,6 +23,7 @@ export class AckTracker {
   private elicitingSinceAck = 0
   private ackDeadline: number | null = null
   private immediate = false
+  private urgentAck = false
   /** Something arrived since our last ACK (so piggybacking one is useful). */
   private fresh = false
 
@@ -57,6 +58,7 @@ export class AckTracker {
     this.fresh = true
     if (!ackEliciting) return
     this.elicitingSinceAck++
+    if (outOfOrder) this.urgentAck = true
     if (outOfOrder || this.elicitingSinceAck >= this.opts.ackElicitingThreshold) this.immediate = true
     else if (this.ackDeadline === null) this.ackDeadline = now + this.opts.maxAckDelayMs
   }
@@ -64,6 +66,14 @@ export class AckTracker {
   /** An ACK must go out now (alone if there is nothing else to send). */
   mustAck(now: number): boolean {
     return this.immediate || (this.ackDeadline !== null && now >= this.ackDeadline)
+  }
+
+  /**
+   * The owed ACK reports a gap or a late packet: what the sender's loss detection waits for. Worth
+   * sending before the application gets to run, rather than at the end of the batch.
+   */
+  get urgent(): boolean {
+    return this.urgentAck
   }
 
   /** An ACK is worth piggybacking on a packet that is being sent anyway. */
@@ -84,6 +94,7 @@ export class AckTracker {
     this.elicitingSinceAck = 0
     this.ackDeadline = null
     this.immediate = false
+    this.urgentAck = false
     this.fresh = false
   }
 

@@ -229,6 +229,7 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     let ackEliciting = false
     let refused = false
     let closed = false
+    let lost = false
     for (const f of frames) {
       if (f.type === FRAME_DATA) {
         ackEliciting = true
@@ -241,6 +242,7 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
         if (!res) return this.protocolError()
         for (const p of res.acked) this.onPacketAcked(p)
         this.onPacketsLost(res.lost)
+        if (res.lost.length) lost = true
       } else if (f.type === FRAME_PING) {
         ackEliciting = true
       } else if (f.type === FRAME_CLOSE) {
@@ -250,6 +252,10 @@ export class UdpChannel extends EventEmitter<UdpChannelEvents> {
     // A packet is acknowledged only if every frame in it was kept, so refused data gets resent.
     if (refused) this.s.droppedRefused++
     else this.acks.onPacket(pn, ackEliciting, now)
+    // Loss repair must not wait for the application: a retransmission this packet made due, or an
+    // ACK that reports a gap to the peer, goes out now, before the delivered messages' handlers run
+    // (they may keep the event loop busy for milliseconds). Everything else waits for the batch's end.
+    if (lost || this.acks.urgent) this.flush(now)
     this.deliver()
     if (closed) return this.die('peer-closed')
     this.scheduleFlush()

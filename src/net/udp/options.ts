@@ -38,7 +38,7 @@ export interface UdpChannelOptions {
   initialRttMs?: number
   /** Delayed-ACK bound; also added to every PTO. Default 5. */
   maxAckDelayMs?: number
-  /** ACK at the end of the current I/O batch once this many ack-eliciting packets wait. Default 2. */
+  /** ACK at the end of the current I/O batch once this many ack-eliciting packets wait (else after maxAckDelayMs, or on the next packet going back). Default 4. */
   ackElicitingThreshold?: number
   /** Congestion window at the start, bytes. Default 32 × 1200. */
   initialWindowBytes?: number
@@ -158,7 +158,7 @@ export function resolveChannelOptions(o: UdpChannelOptions): ResolvedChannelOpti
     timers: o.timers ?? realTimers,
     transmit: o.transmit,
     allowAddressChange: o.allowAddressChange === true,
-    ackElicitingThreshold: int('udp.ackElicitingThreshold', o.ackElicitingThreshold, 2, 1, 64),
+    ackElicitingThreshold: int('udp.ackElicitingThreshold', o.ackElicitingThreshold, 4, 1, 64),
     maxPtoCount: int('udp.maxPtoCount', o.maxPtoCount, 6, 1, 30),
     deadAfterMs: num('udp.deadAfterMs', o.deadAfterMs, 2000, 0, 3_600_000),
     keepAliveMs: num('udp.keepAliveMs', o.keepAliveMs, 5000, 1, 3_600_000),

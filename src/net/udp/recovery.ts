@@ -212,7 +212,12 @@ export class LossRecovery<F> {
 
   private detectLoss(now: number): SentPacket<F>[] {
     this.lossTime = null
-    const lossDelay = Math.max(this.opts.timeThreshold * Math.max(this.latestRtt, this.smoothedRtt), this.opts.granularityMs)
+    // RFC 9002 uses max(latest_rtt, smoothed_rtt). Our smoothed RTT includes the peer application's
+    // busy time before it gets to acknowledge, while the ACKs that reveal a gap are sent before the
+    // application runs (see UdpChannel.processFrames); the latest sample is the fair yardstick for
+    // "a packet sent earlier should have been acknowledged by now". Reordering on a LAN is rare, and
+    // a spurious loss only costs a retransmission (the window reduction is undone).
+    const lossDelay = Math.max(this.opts.timeThreshold * this.latestRtt, this.opts.granularityMs)
     const lostBefore = now - lossDelay
     const lost: SentPacket<F>[] = []
     for (const p of this.sent.values()) {
