@@ -103,8 +103,23 @@ describe('LossRecovery (fake clock)', () => {
     expect(r.rttVar).toBeCloseTo(0.75 * 20 + 0.25 * 10)
   })
 
-  it('declares loss by packet threshold (3) and by time threshold (9/8 RTT)', () => {
+  it('declares loss at once below an acknowledged packet while the path has never reordered', () => {
+    const r = new LossRecovery<number>(opts)
+    r.onPacketSent(0, true, 0)
+    r.onPacketSent(1, true, 0) // same flush
+    const res = r.onAck(ack([1, 1]), 0, 2)!
+    expect(res.lost.map((p) => p.pn)).toEqual([0]) // no 9/8·RTT wait, no 3-packet threshold
+    expect(r.reorderingSeen).toBe(false)
+    r.onAck(ack([0, 1]), 0, 3) // 0 was only late: the path reorders
+    expect(r.reorderingSeen).toBe(true)
+    r.onPacketSent(2, true, 10)
+    r.onPacketSent(3, true, 10)
+    expect(r.onAck(ack([3, 3], [0, 1]), 0, 11)!.lost).toEqual([]) // now the RFC 9002 thresholds apply
+  })
+
+  it('declares loss by packet threshold (3) and by time threshold (9/8 RTT) once the path has reordered', () => {
     const r = new LossRecovery<string>(opts)
+    r.reorderingSeen = true
     for (let pn = 0; pn < 6; pn++) r.onPacketSent(pn, true, pn, [`f${pn}`])
     // 0 and 1 missing; 4 acked → 0 and 1 are >= 3 behind 4: lost. 3 acked too; 2 missing but only 2 behind.
     let res = r.onAck(ack([3, 4]), 0, 50)!
@@ -126,6 +141,7 @@ describe('LossRecovery (fake clock)', () => {
 
   it("measures the time threshold against the latest RTT, not a smoothed RTT inflated by the peer's busy spells", () => {
     const r = new LossRecovery<number>(opts)
+    r.reorderingSeen = true // else 1 would be lost at once (see above)
     r.onPacketSent(0, true, 0)
     r.onAck(ack([0, 0]), 0, 20) // a slow first sample: srtt 20
     r.onPacketSent(1, true, 100)

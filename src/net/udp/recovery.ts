@@ -82,6 +82,14 @@ export class LossRecovery<F> {
   lastProgressAt: number
   /** Packets declared lost that the peer acknowledged afterwards. */
   spuriousLosses = 0
+  /**
+   * Whether this path has reordered packets (seen as a spurious loss). Until it does, a packet is
+   * lost as soon as a later one is acknowledged, as RACK does with a zero reordering window (RFC 8985
+   * §6.2): on a LAN or one host packets of one flow are not reordered, and waiting costs the
+   * calls held behind the lost packet a timer tick or more. After the first spurious loss the
+   * RFC 9002 thresholds (3 packets, 9/8 RTT) apply for the rest of the connection.
+   */
+  reorderingSeen = false
 
   constructor(
     readonly opts: RecoveryOptions = DEFAULT_RECOVERY,
@@ -219,10 +227,11 @@ export class LossRecovery<F> {
     // a spurious loss only costs a retransmission (the window reduction is undone).
     const lossDelay = Math.max(this.opts.timeThreshold * this.latestRtt, this.opts.granularityMs)
     const lostBefore = now - lossDelay
+    const threshold = this.reorderingSeen ? this.opts.packetThreshold : 1
     const lost: SentPacket<F>[] = []
     for (const p of this.sent.values()) {
       if (p.pn > this.largestAcked) break
-      if (p.timeSent <= lostBefore || this.largestAcked >= p.pn + this.opts.packetThreshold) {
+      if (p.timeSent <= lostBefore || this.largestAcked >= p.pn + threshold) {
         lost.push(p)
       } else {
         const t = p.timeSent + lossDelay
@@ -264,6 +273,7 @@ export class LossRecovery<F> {
       if (!inRanges(ranges, pn)) continue
       this.recentlyLost.delete(pn)
       this.spuriousLosses++
+      this.reorderingSeen = true
       if (windowBefore > this.cwnd) {
         this.cwnd = windowBefore
         this.ssthresh = Math.max(this.ssthresh, windowBefore)
