@@ -19,7 +19,52 @@ export class SerializationError extends ShardingError {
 }
 
 export function serializeValue(value: unknown): unknown {
-  return encode(value, '$', new Set())
+  // Most results are already plain JSON (numbers, strings, arrays, plain objects): send them as they
+  // are, without building a copy. Only values that need tags take the full encoder.
+  return isPlainTree(value, 0) ? value : encode(value, '$', new Set())
+}
+
+/** Deep enough for real data; deeper (or circular) values take the full encoder, which reports cycles. */
+const MAX_PLAIN_DEPTH = 64
+
+/** Whether a value survives JSON unchanged: finite numbers (not -0), strings, booleans, null, arrays and plain objects of those. */
+function isPlainTree(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0)
+    case 'object': {
+      if (value === null) return true
+      if (depth >= MAX_PLAIN_DEPTH) return false
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!isPlainTree(value[i], depth + 1)) return false
+        return true
+      }
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) return false
+      for (const key in value) {
+        if (key === TAG || !isPlainTree((value as Record<string, unknown>)[key], depth + 1)) return false
+      }
+      return true
+    }
+    default:
+      return false
+  }
+}
+
+/** Whether a serialized value holds any tagged node (otherwise it is its own decoding). */
+function hasTags(value: unknown, depth: number): boolean {
+  if (value === null || typeof value !== 'object') return false
+  if (depth >= MAX_PLAIN_DEPTH) return true
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (hasTags(value[i], depth + 1)) return true
+    return false
+  }
+  if (typeof (value as Record<string, unknown>)[TAG] === 'string') return true
+  for (const key in value) if (hasTags((value as Record<string, unknown>)[key], depth + 1)) return true
+  return false
 }
 
 function encode(value: unknown, path: string, seen: Set<object>): unknown {
@@ -101,11 +146,17 @@ function encodeError(err: Error, path: string, seen: Set<object>): Record<string
 
 export function deserializeValue(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value
-  if (Array.isArray(value)) return value.map(deserializeValue)
+  if (!hasTags(value, 0)) return value
+  return decodeTree(value)
+}
+
+function decodeTree(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map((x) => decodeTree(x))
   const rec = value as Record<string, unknown>
   if (typeof rec[TAG] === 'string') return decodeTagged(rec as Tagged)
   const out: Record<string, unknown> = {}
-  for (const key of Object.keys(rec)) out[key] = deserializeValue(rec[key])
+  for (const key of Object.keys(rec)) out[key] = decodeTree(rec[key])
   return out
 }
 
@@ -125,16 +176,16 @@ function decodeTagged(node: Tagged): unknown {
       return new RegExp(source, flags)
     }
     case 'm':
-      return new Map((v as [unknown, unknown][]).map(([k, val]) => [deserializeValue(k), deserializeValue(val)]))
+      return new Map((v as [unknown, unknown][]).map(([k, val]) => [decodeTree(k), decodeTree(val)]))
     case 's':
-      return new Set((v as unknown[]).map(deserializeValue))
+      return new Set((v as unknown[]).map((x) => decodeTree(x)))
     case 'x':
       return new Uint8Array(Buffer.from(v as string, 'base64'))
     case 'e':
       return decodeError(v as Record<string, unknown>)
     case 'o': {
       const out: Record<string, unknown> = {}
-      for (const [key, val] of Object.entries(v as Record<string, unknown>)) out[key] = deserializeValue(val)
+      for (const [key, val] of Object.entries(v as Record<string, unknown>)) out[key] = decodeTree(val)
       return out
     }
     default:
@@ -146,8 +197,8 @@ function decodeError(rec: Record<string, unknown>): Error {
   const err = new Error(String(rec.message ?? ''))
   err.name = String(rec.name ?? 'Error')
   if (typeof rec.stack === 'string') err.stack = rec.stack
-  if ('code' in rec) (err as { code?: unknown }).code = deserializeValue(rec.code)
-  if ('cause' in rec) err.cause = deserializeValue(rec.cause)
+  if ('code' in rec) (err as { code?: unknown }).code = decodeTree(rec.code)
+  if ('cause' in rec) err.cause = decodeTree(rec.cause)
   return err
 }
 

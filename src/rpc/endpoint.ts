@@ -13,12 +13,13 @@
  * - Every pending entry is removed when it settles, however it settles.
  */
 import { AbortedError, ProtocolError, TimeoutError } from '../errors.js'
-import { envelope, Ops, type Envelope, type Outcome } from '../ipc/envelope.js'
+import { PROTOCOL_VERSION } from '../constants.js'
+import { Ops, type Envelope, type Outcome } from '../ipc/envelope.js'
 import { toWireError } from '../ipc/values.js'
 import { fromWireError } from '../ipc/wire-errors.js'
 import { systemClock, type Clock } from '../util/clock.js'
-import { untilAborted } from './abort.js'
-import { deadlineFromTtl, NO_DEADLINE, ttlOf, type Deadline } from './deadline.js'
+import { deadlineFromTtl, NO_DEADLINE, type Deadline } from './deadline.js'
+import { DeadlineSweeper } from './sweeper.js'
 
 export interface RpcPeer {
   /** The other side, as error messages name it: 'instance 3', 'machine a', 'the parent'. */
@@ -59,9 +60,20 @@ export interface CallOptions {
 interface Pending {
   resolve(value: unknown): void
   reject(err: Error): void
-  timer: unknown
   deadline: Deadline
-  cleanup(): void
+  /** When the call was sent, for the timeout message. */
+  sentAt: number
+  describe: string
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | null
+}
+
+/** A request being served: its deadline, and an abort signal made only if the handler asks for one. */
+interface Serving {
+  deadline: Deadline
+  abort: AbortController | null
+  /** Cancelled or expired: whatever the handler returns is not sent. */
+  done: boolean
 }
 
 const MAX_ID = 0x7fffffff
@@ -69,13 +81,19 @@ const MAX_ID = 0x7fffffff
 export class RpcEndpoint {
   private nextId = 1
   private readonly pending = new Map<number, Pending>()
-  private readonly serving = new Map<number, AbortController>()
+  private readonly serving = new Map<number, Serving>()
+  private readonly callDeadlines: DeadlineSweeper<number>
+  private readonly serveDeadlines: DeadlineSweeper<number>
 
   constructor(
     private readonly peer: RpcPeer,
     private readonly handler: RpcHandler | null,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.callDeadlines = new DeadlineSweeper(clock, () => this.pending.entries(), (id) => this.expireCall(id))
+    // The caller gives up at the deadline; whatever a request still waits on is released then too.
+    this.serveDeadlines = new DeadlineSweeper(clock, () => this.serving.entries(), (id) => this.endServing(id, new TimeoutError('the request passed its deadline')))
+  }
 
   /** Requests in flight each way; both drop to 0 whenever nothing is pending. */
   get inFlight(): { calls: number; serving: number } {
@@ -83,39 +101,28 @@ export class RpcEndpoint {
   }
 
   call(kind: string, data: Record<string, unknown>, opts: CallOptions = {}): Promise<unknown> {
-    const describe = opts.describe ?? `${kind} to ${this.peer.name}`
     const deadline = opts.deadline ?? NO_DEADLINE
     const signal = opts.signal
-    if (signal?.aborted) return Promise.reject(new AbortedError(`${describe} was cancelled`))
+    if (signal?.aborted) return Promise.reject(new AbortedError(`${opts.describe ?? `${kind} to ${this.peer.name}`} was cancelled`))
     const now = this.clock.now()
-    if (deadline <= now) return Promise.reject(new TimeoutError(`${describe}: the deadline passed before it was sent`))
+    if (deadline <= now) return Promise.reject(new TimeoutError(`${opts.describe ?? `${kind} to ${this.peer.name}`}: the deadline passed before it was sent`))
     const id = this.takeId()
     return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        if (this.settle(id)) {
-          this.postQuietly(envelope(Ops.CANCEL, undefined, id))
-          reject(new AbortedError(`${describe} was cancelled`))
-        }
-      }
-      const entry: Pending = {
-        resolve,
-        reject,
-        timer: null,
-        deadline,
-        cleanup: () => signal?.removeEventListener('abort', onAbort),
-      }
-      if (deadline !== NO_DEADLINE) {
-        const ms = deadline - now
-        entry.timer = this.clock.setTimeout(() => {
+      const entry: Pending = { resolve, reject, deadline, sentAt: now, describe: opts.describe ?? '', signal, onAbort: null }
+      if (signal) {
+        entry.onAbort = () => {
           if (!this.settle(id)) return
-          this.postQuietly(envelope(Ops.CANCEL, undefined, id))
-          reject(this.timeoutError(describe, ms))
-        }, ms)
+          this.postQuietly({ v: PROTOCOL_VERSION, op: Ops.CANCEL, id })
+          reject(new AbortedError(`${this.describe(kind, entry)} was cancelled`))
+        }
+        signal.addEventListener('abort', entry.onAbort, { once: true })
       }
-      signal?.addEventListener('abort', onAbort, { once: true })
       this.pending.set(id, entry)
+      this.callDeadlines.watch(deadline)
+      const msg: Envelope = { v: PROTOCOL_VERSION, op: Ops.REQUEST, id, k: kind, d: data }
+      if (deadline !== NO_DEADLINE) msg.ttl = Math.max(0, Math.floor(deadline - now))
       try {
-        this.peer.post({ ...envelope(Ops.REQUEST, data, id), k: kind, ...ttlField(deadline, now) })
+        this.peer.post(msg)
       } catch (err) {
         this.settle(id)
         reject(err instanceof Error ? err : new Error(String(err)))
@@ -141,7 +148,7 @@ export class RpcEndpoint {
       }
       case Ops.CANCEL:
         if (!validId(msg.id)) return this.malformed(`cancel without a valid id: ${preview(msg)}`)
-        this.serving.get(msg.id)?.abort(new AbortedError('the caller cancelled'))
+        this.endServing(msg.id, new AbortedError('the caller cancelled'))
         return true
       default:
         return false
@@ -151,8 +158,7 @@ export class RpcEndpoint {
   /** The peer is gone (died, new link session): nothing in flight will be answered, either way. */
   failAll(err: Error): void {
     this.failCalls(err)
-    for (const abort of this.serving.values()) abort.abort(err)
-    this.serving.clear()
+    for (const id of [...this.serving.keys()]) this.endServing(id, err)
   }
 
   /**
@@ -169,30 +175,57 @@ export class RpcEndpoint {
 
   private async serve(id: number, kind: string, data: Record<string, unknown>, deadline: Deadline): Promise<void> {
     if (!this.handler) return this.respond(id, { ok: false, error: toWireError(new ProtocolError(`${this.peer.name} sent a request, but this side serves none`, 'UNKNOWN_OP')) })
-    const abort = new AbortController()
-    this.serving.get(id)?.abort(new AbortedError('superseded by a request with the same id'))
-    this.serving.set(id, abort)
-    // The caller gives up at the deadline; whatever this request still waits on is released then too.
-    const timer =
-      deadline === NO_DEADLINE ? null : this.clock.setTimeout(() => abort.abort(new TimeoutError(`${kind} passed its deadline`)), Math.max(0, deadline - this.clock.now()))
+    if (this.serving.has(id)) this.endServing(id, new AbortedError('superseded by a request with the same id'))
+    const state: Serving = { deadline, abort: null, done: false }
+    this.serving.set(id, state)
+    this.serveDeadlines.watch(deadline)
+    const ctx: CallContext = {
+      deadline,
+      // Most handlers (evals) never look at the signal: it is made only when one does.
+      get signal() {
+        state.abort ??= new AbortController()
+        if (state.done && !state.abort.signal.aborted) state.abort.abort(new AbortedError('the request ended'))
+        return state.abort.signal
+      },
+    }
     let outcome: Outcome
     try {
-      outcome = { ok: true, value: await untilAborted(this.handler(kind, data, { deadline, signal: abort.signal }), abort.signal) }
+      outcome = { ok: true, value: await this.handler(kind, data, ctx) }
     } catch (err) {
       outcome = { ok: false, error: toWireError(err) }
-    } finally {
-      if (timer !== null) this.clock.clearTimeout(timer)
-      if (this.serving.get(id) === abort) this.serving.delete(id)
     }
-    if (!abort.signal.aborted) this.respond(id, outcome)
+    if (state.done) return
+    state.done = true
+    this.serving.delete(id)
+    this.respond(id, outcome)
+  }
+
+  /** A request stops being served (cancelled, expired, peer gone): its signal aborts, nothing is answered. */
+  private endServing(id: number, reason: Error): void {
+    const state = this.serving.get(id)
+    if (!state) return
+    this.serving.delete(id)
+    state.done = true
+    state.abort?.abort(reason)
+  }
+
+  private expireCall(id: number): void {
+    const entry = this.pending.get(id)
+    if (!entry || !this.settle(id)) return
+    this.postQuietly({ v: PROTOCOL_VERSION, op: Ops.CANCEL, id })
+    entry.reject(this.timeoutError(this.describe('call', entry), entry.deadline - entry.sentAt))
+  }
+
+  private describe(kind: string, entry: Pending): string {
+    return entry.describe || `${kind} to ${this.peer.name}`
   }
 
   /** A result that cannot be sent (too large, say) is answered with the reason instead. */
   private respond(id: number, outcome: Outcome): void {
     try {
-      this.peer.post(envelope(Ops.RESPONSE, outcome, id))
+      this.peer.post({ v: PROTOCOL_VERSION, op: Ops.RESPONSE, id, d: outcome })
     } catch (err) {
-      if (outcome.ok) this.postQuietly(envelope(Ops.RESPONSE, { ok: false, error: toWireError(err) }, id))
+      if (outcome.ok) this.postQuietly({ v: PROTOCOL_VERSION, op: Ops.RESPONSE, id, d: { ok: false, error: toWireError(err) } })
     }
   }
 
@@ -208,8 +241,7 @@ export class RpcEndpoint {
     const entry = this.pending.get(id)
     if (!entry) return false
     this.pending.delete(id)
-    if (entry.timer !== null) this.clock.clearTimeout(entry.timer)
-    entry.cleanup()
+    if (entry.onAbort) entry.signal!.removeEventListener('abort', entry.onAbort)
     return true
   }
 
@@ -230,11 +262,6 @@ export class RpcEndpoint {
     this.peer.onProtocolError?.(new ProtocolError(`${this.peer.name}: ${what}`, 'MALFORMED_MESSAGE'))
     return true
   }
-}
-
-function ttlField(deadline: Deadline, now: number): { ttl?: number } {
-  const ttl = ttlOf(deadline, now)
-  return ttl === undefined ? {} : { ttl }
 }
 
 function validId(id: unknown): id is number {

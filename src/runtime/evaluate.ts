@@ -24,7 +24,20 @@ export function readPath(target: unknown, path: string): unknown {
   return value
 }
 
+/**
+ * Compiled functions by source text: the same broadcastEval is usually sent again and again, and
+ * compiling costs more than the call. Bounded, oldest out first.
+ */
+const compiled = new Map<string, unknown>()
+const MAX_COMPILED = 256
+
 function compile(source: string): unknown {
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function(`return (${source});`)()
+  let fn = compiled.get(source)
+  if (fn === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    fn = new Function(`return (${source});`)()
+    if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!)
+    compiled.set(source, fn)
+  }
+  return fn
 }

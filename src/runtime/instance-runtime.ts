@@ -11,6 +11,7 @@ import { ShardingError } from '../errors.js'
 import { envelope, isEnvelope, Ops } from '../ipc/envelope.js'
 import { deserializeValue, serializeValue, toWireError } from '../ipc/values.js'
 import { deadlineIn, NO_DEADLINE, type Deadline } from '../rpc/deadline.js'
+import { untilAborted } from '../rpc/abort.js'
 import { RpcEndpoint, type CallContext } from '../rpc/endpoint.js'
 import { openManagerChannel, type ManagerChannel } from './channel.js'
 import { readContext, type InstanceContext, type SessionInfo } from './context.js'
@@ -171,10 +172,14 @@ export class InstanceRuntime {
         if (this.events.listenerCount('request') === 0) {
           throw new ShardingError('NO_HANDLER', `instance ${this.context.instanceId} has no 'request' listener; add sharding.on('request', req => req.reply(...))`)
         }
-        // A listener that never replies holds nothing: the endpoint ends the request at its deadline.
-        const reply = await new Promise((resolve, reject) => {
-          this.events.emit('request', { message: deserializeValue(d.message), from: d.from, reply: resolve, fail: reject, signal: ctx.signal })
-        })
+        // A listener that never replies holds nothing: the request ends with its signal (deadline, cancel).
+        const signal = ctx.signal
+        const reply = await untilAborted(
+          new Promise((resolve, reject) => {
+            this.events.emit('request', { message: deserializeValue(d.message), from: d.from, reply: resolve, fail: reject, signal })
+          }),
+          signal,
+        )
         return serializeValue(reply)
       }
       default:

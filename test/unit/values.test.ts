@@ -69,3 +69,23 @@ describe('value semantics', () => {
     expect(() => serializeValue(a)).toThrow(/circular reference at \$\.list\[0\]/)
   })
 })
+
+describe('value codec fast paths', () => {
+  it('sends plain JSON as it is, and still encodes everything that needs it', async () => {
+    const { serializeValue, deserializeValue } = await import('../../src/ipc/values.js')
+    const plain = { ids: ['1', '2'], n: 3, nested: [{ a: true, b: null }] }
+    expect(serializeValue(plain)).toBe(plain)
+    expect(deserializeValue(plain)).toBe(plain)
+    for (const rich of [{ a: undefined }, [1, -0], { m: new Map([[1, 2]]) }, { __dsv: 'x' }, [NaN], { d: new Date(5) }, Object.create({ inherited: 1 })]) {
+      expect(serializeValue(rich)).not.toBe(rich)
+      expect(deserializeValue(JSON.parse(JSON.stringify(serializeValue(rich))))).toEqual(rich instanceof Object && Object.getPrototypeOf(rich) !== Object.prototype && !Array.isArray(rich) ? {} : rich)
+    }
+    const deep: any = {}
+    let cur = deep
+    for (let i = 0; i < 100; i++) cur = cur.next = {}
+    expect(deserializeValue(JSON.parse(JSON.stringify(serializeValue(deep))))).toEqual(deep)
+    const circular: any = { a: 1 }
+    circular.self = circular
+    expect(() => serializeValue(circular)).toThrow(/circular reference at \$\.self/)
+  })
+})
