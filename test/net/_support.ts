@@ -56,6 +56,8 @@ export function serverOpts(c: CertSet, extra: Partial<LinkServerOptions> = {}): 
       trust: [c.parent.certPath, c.parent2.certPath, c.expired.certPath, c.serverOnly.certPath],
     },
     ...FAST,
+    // tests wait for particular refusals, several of the same kind from 127.0.0.1 each second
+    refusalsPerSecond: 1000,
     ...extra,
   }
 }
