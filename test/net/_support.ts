@@ -195,7 +195,8 @@ export function untilClosed(sock: tls.TLSSocket): Promise<Buffer> {
 
 /**
  * A TCP relay between client and server that can fail like a real network: `freeze()` stops
- * forwarding without closing anything (a peer that stops answering), `cutClientSide()` kills the
+ * forwarding without closing anything (a peer that stops answering; new connections are held
+ * until `thaw()`, as on a partitioned network), `cutClientSide()` kills the
  * client's half only (the server is left with a half-open connection), `thaw()` resumes forwarding.
  */
 export interface Relay {
@@ -209,7 +210,10 @@ export interface Relay {
 export async function makeRelay(targetPort: number): Promise<Relay> {
   const { createServer, connect } = await import('node:net')
   const pairs: Array<{ a: import('node:net').Socket; b: import('node:net').Socket; frozen: boolean }> = []
-  const srv = createServer((a) => {
+  // While frozen, new connections are accepted but held (not forwarded) until thaw().
+  let holding = false
+  const held: import('node:net').Socket[] = []
+  const forward = (a: import('node:net').Socket): void => {
     const b = connect(targetPort, '127.0.0.1')
     a.on('error', () => {})
     b.on('error', () => {})
@@ -218,12 +222,19 @@ export async function makeRelay(targetPort: number): Promise<Relay> {
     a.on('close', () => { if (!pairs.find((p) => p.a === a)?.frozen) b.destroy() })
     b.on('close', () => a.destroy())
     pairs.push({ a, b, frozen: false })
+  }
+  const srv = createServer((a) => {
+    if (!holding) return forward(a)
+    a.on('error', () => {})
+    a.pause()
+    held.push(a)
   })
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
   const port = (srv.address() as { port: number }).port
   return {
     port,
     freeze() {
+      holding = true
       for (const p of pairs) {
         p.frozen = true
         p.a.unpipe(p.b)
@@ -233,6 +244,8 @@ export async function makeRelay(targetPort: number): Promise<Relay> {
       }
     },
     thaw() {
+      holding = false
+      for (const a of held.splice(0)) if (!a.destroyed) forward(a)
       for (const p of pairs) {
         if (p.a.destroyed || p.b.destroyed) continue
         p.frozen = false
@@ -253,6 +266,7 @@ export async function makeRelay(targetPort: number): Promise<Relay> {
       }
     },
     async close() {
+      for (const a of held.splice(0)) a.destroy()
       for (const p of pairs) {
         p.a.destroy()
         p.b.destroy()
