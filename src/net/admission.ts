@@ -11,6 +11,11 @@
  * made the least progress (refused and closing, then silent, then mid-handshake), oldest first.
  * A flood therefore pushes out its own older sockets, and the real parent, which sends its
  * ClientHello at once and then moves to its own certificate's pool, is not locked out.
+ *
+ * Under a flood the listener accepts connections in bursts, before reading any of them, so at
+ * accept time a real ClientHello and an idle socket look the same. The caps are therefore applied
+ * by trim(), once the burst was read; until then a pool may exceed its cap by up to one burst
+ * (bounded by the listen backlog).
  */
 import { isIP } from 'node:net'
 
@@ -47,21 +52,34 @@ export class Admission<C> {
     private readonly progress: (c: C) => number,
   ) {}
 
-  /** A new connection from `address`; returns the connections to close to make room for it. */
-  admit(c: C, address: string): Eviction<C>[] {
+  /**
+   * A new connection from `address`. Nothing is closed yet: a connection accepted in the same
+   * burst as others has not been read from, so its progress is unknown. Call trim() once the
+   * burst's data had a chance to arrive. (A burst is at most the listen backlog.)
+   */
+  admit(c: C, address: string): void {
     const key = addressKey(address)
-    const out: Eviction<C>[] = []
-    const mine = this.byAddress.get(key)
-    if (mine && mine.size >= this.limits.maxUnauthenticatedPerAddress) {
-      out.push({ conn: this.evict(mine), pool: 'address', key })
-    }
-    if (this.unproven.size >= this.limits.maxUnauthenticated) {
-      out.push({ conn: this.evict(this.unproven), pool: 'global', key })
-    }
     this.place.set(c, { address: key, cert: null })
     this.unproven.add(c)
     setOf(this.byAddress, key).add(c)
+  }
+
+  /** Closes down to the caps: per address first, then in total. Returns whom to close. */
+  trim(): Eviction<C>[] {
+    const out: Eviction<C>[] = []
+    const perAddress = this.limits.maxUnauthenticatedPerAddress
+    for (const [key, pool] of [...this.byAddress]) {
+      while (pool.size > perAddress) out.push({ conn: this.evict(pool), pool: 'address', key })
+    }
+    while (this.unproven.size > this.limits.maxUnauthenticated) out.push({ conn: this.evict(this.unproven), pool: 'global', key: '' })
     return out
+  }
+
+  /** Whether trim() has anything to do. */
+  get overCap(): boolean {
+    if (this.unproven.size > this.limits.maxUnauthenticated) return true
+    for (const s of this.byAddress.values()) if (s.size > this.limits.maxUnauthenticatedPerAddress) return true
+    return false
   }
 
   /**

@@ -92,6 +92,7 @@ export class LinkServer extends Link {
   private readonly admission: Admission<Pending>
   private readonly refusals: ReportLimiter<RefusalKey>
   private refusalTimer: NodeJS.Timeout | null = null
+  private trimQueued = false
   private servers: tls.Server[] = []
   /** Every connection not (yet) the session, by its TCP socket. */
   private conns = new Map<Socket, Pending>()
@@ -252,9 +253,20 @@ export class LinkServer extends Link {
       // tls.Server reports a handshake cut short ('tlsClientError') after the TCP socket closed.
       if (p.stage === 'tls') setImmediate(() => this.refuse(p, 'CLOSED_DURING_TLS', `closed the connection during the TLS handshake (${p.raw.bytesRead} bytes received)`))
     })
-    for (const e of this.admission.admit(p, p.address)) this.evict(e)
+    this.admission.admit(p, p.address)
     p.timer = setTimeout(() => this.expire(p), this.limits.handshakeTimeoutMs)
     p.timer.unref()
+    if (this.admission.overCap && !this.trimQueued) {
+      // Trim after the next poll phase, which reads what this burst's connections already sent:
+      // at accept time a real ClientHello and an idle socket look the same.
+      this.trimQueued = true
+      setImmediate(() =>
+        setImmediate(() => {
+          this.trimQueued = false
+          for (const e of this.admission.trim()) this.evict(e)
+        }),
+      )
+    }
   }
 
   /** The Pending of a TLS socket: tls.Server wraps the TCP socket it announced in 'connection'. */

@@ -10,15 +10,18 @@ const limits = { maxUnauthenticated: 6, maxUnauthenticatedPerAddress: 3, maxPend
 const ids = (e: { conn: C }[]) => e.map((x) => x.conn.id)
 
 describe('Admission', () => {
-  it('never refuses a newcomer: a full address pool evicts its oldest member', () => {
+  it('never refuses a newcomer: trim() closes the oldest of a full address pool', () => {
     const a = new Admission<C>(limits, (c) => c.progress)
-    expect(ids(a.admit(conn('a1'), '10.0.0.1'))).toEqual([])
-    a.admit(conn('a2'), '10.0.0.1')
-    a.admit(conn('a3'), '10.0.0.1')
-    const e = a.admit(conn('a4'), '10.0.0.1')
+    for (const id of ['a1', 'a2', 'a3']) a.admit(conn(id), '10.0.0.1')
+    expect(a.overCap).toBe(false)
+    a.admit(conn('a4'), '10.0.0.1') // closes nothing: progress is unknown until the burst was read
+    expect(a.overCap).toBe(true)
+    const e = a.trim()
     expect(ids(e)).toEqual(['a1'])
     expect(e[0]!.pool).toBe('address')
     expect(a.counts.unauthenticated).toBe(3)
+    expect(a.overCap).toBe(false)
+    expect(a.trim()).toEqual([])
   })
 
   it('evicts the least advanced first: refused, then silent, then mid-handshake', () => {
@@ -29,16 +32,20 @@ describe('Admission', () => {
     a.admit(started, 'h')
     a.admit(silent, 'h')
     a.admit(refused, 'h')
-    expect(ids(a.admit(conn('n1'), 'h'))).toEqual(['refused'])
-    expect(ids(a.admit(conn('n2'), 'h'))).toEqual(['silent'])
-    expect(ids(a.admit(conn('n3'), 'h'))).toEqual(['n1'])
+    a.admit(conn('n1'), 'h')
+    expect(ids(a.trim())).toEqual(['refused'])
+    a.admit(conn('n2'), 'h')
+    expect(ids(a.trim())).toEqual(['silent'])
+    a.admit(conn('n3'), 'h')
+    expect(ids(a.trim())).toEqual(['n1'])
     expect(a.has(started)).toBe(true)
   })
 
   it('caps all addresses together, evicting the globally oldest', () => {
     const a = new Admission<C>(limits, (c) => c.progress)
     for (const h of ['h1', 'h2']) for (let i = 0; i < 3; i++) a.admit(conn(`${h}-${i}`), h)
-    const e = a.admit(conn('h3-0'), 'h3')
+    a.admit(conn('h3-0'), 'h3')
+    const e = a.trim()
     expect(ids(e)).toEqual(['h1-0'])
     expect(e[0]!.pool).toBe('global')
     expect(a.counts).toEqual({ unauthenticated: 6, pendingHello: 0, addresses: 3 })
@@ -50,13 +57,18 @@ describe('Admission', () => {
     a.admit(parent, 'h')
     expect(ids(a.prove(parent, 'fp-parent'))).toEqual([])
     // a flood from the same address no longer touches it
-    for (let i = 0; i < 10; i++) a.admit(conn(`flood-${i}`), 'h')
+    for (let i = 0; i < 10; i++) {
+      a.admit(conn(`flood-${i}`), 'h')
+      a.trim()
+    }
     expect(a.has(parent)).toBe(true)
+    expect(a.counts.unauthenticated).toBe(3)
     // another trusted certificate fills only its own slots
     const others = Array.from({ length: 4 }, (_, i) => conn(`other-${i}`, Progress.STARTED))
     const evicted: string[] = []
     for (const o of others) {
       a.admit(o, 'h2')
+      a.trim()
       evicted.push(...ids(a.prove(o, 'fp-other')))
     }
     expect(evicted).toEqual(['other-0', 'other-1'])

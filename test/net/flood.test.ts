@@ -4,12 +4,16 @@
  * a second trusted certificate holding handshakes open. The child must close them all within
  * its deadline, keep them bounded, report refusals rate-limited, and never lock the parent out.
  */
+import { spawn } from 'node:child_process'
+import { existsSync, writeFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
+import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { LinkClient } from '../../src/net/client.js'
 import { LinkServer, type LinkServerOptions } from '../../src/net/server.js'
 import type { RefusedEvent } from '../../src/net/client.js'
-import { Cleanup, clientOpts, dropCertSet, makeCertSet, rawTls, serverOpts, waitEvent, type CertSet } from './_support.js'
+import type { UpEvent } from '../../src/net/link.js'
+import { Cleanup, clientOpts, dropCertSet, helloFrame, makeCertSet, rawTls, serverOpts, waitEvent, type CertSet } from './_support.js'
 
 let c: CertSet
 const cleanup = new Cleanup()
@@ -50,6 +54,33 @@ function accepted(server: LinkServer, n: number): Promise<void> {
   })
 }
 
+/**
+ * The dialling side of the crowd test, a script run in its own process: 5 idle sockets, a trusted
+ * TLS client, 55 more idle sockets; once all are connected (the ClientHello is out) it stops
+ * until `release` exists, so the TLS client stays mid-handshake while the listener sorts the crowd.
+ */
+const DIALLER = `
+const net = require('node:net'), tls = require('node:tls'), fs = require('node:fs')
+const [port, cert, key, ca, hello, dialledMark, releaseMark] = process.argv.slice(1)
+let pending = 61
+const dialled = () => {
+  if (--pending > 0) return
+  // after this tick, so every 'connect' listener ran and the ClientHello is written
+  setImmediate(() => {
+    fs.writeFileSync(dialledMark, 'x')
+    while (!fs.existsSync(releaseMark));
+  })
+}
+const idle = () => net.connect(+port, '127.0.0.1', dialled).on('error', () => {})
+for (let i = 0; i < 5; i++) idle()
+const p = tls.connect({ port: +port, host: '127.0.0.1', cert: fs.readFileSync(cert), key: fs.readFileSync(key), ca: fs.readFileSync(ca), minVersion: 'TLSv1.3', checkServerIdentity: () => undefined })
+p.once('connect', dialled)
+p.once('secureConnect', () => p.write(Buffer.from(hello, 'hex')))
+p.on('error', () => {})
+for (let i = 0; i < 55; i++) idle()
+setInterval(() => {}, 1000)
+`
+
 describe('deadline from accept to HELLO', () => {
   it('closes an idle socket that never starts TLS', async () => {
     const { port, refused } = await listening({ handshakeTimeoutMs: 300 })
@@ -83,9 +114,9 @@ describe('caps on unauthenticated connections', () => {
     const flood: Socket[] = []
     for (let i = 0; i < 100; i++) flood.push(await idle(port))
     await all
-    expect(server.connectionCounts().unauthenticated).toBe(10)
     // the 90 oldest were closed, the 10 newest are still open
     await Promise.all(flood.slice(0, 90).map(closed))
+    expect(server.connectionCounts().unauthenticated).toBe(10)
     expect(flood.slice(90).every((s) => !s.destroyed)).toBe(true)
     expect(refused.filter((r) => r.code === 'EVICTED')).toHaveLength(90)
     expect(refused[0]!.reason).toContain('closed to make room for a newer connection (maxUnauthenticatedPerAddress=10 from 127.0.0.1)')
@@ -95,6 +126,31 @@ describe('caps on unauthenticated connections', () => {
     client.connect()
     await up
     expect(server.connectionCounts()).toMatchObject({ unauthenticated: 9, pendingHello: 0 })
+  })
+
+  it('in a crowd of idle sockets from its address, the parent mid-handshake is never the one evicted', async () => {
+    const { server, port, refused } = await listening({ maxUnauthenticatedPerAddress: 10, maxUnauthenticated: 50, handshakeTimeoutMs: 30_000 })
+    const dialledMark = join(c.dir, 'dialled')
+    const releaseMark = join(c.dir, 'release')
+    const up = waitEvent<UpEvent>(server, 'up', () => true, 20_000)
+    const all = accepted(server, 61)
+    let evicted = 0
+    const evictedAll = new Promise<void>((resolve) => server.on('refused', (e: RefusedEvent) => e.code === 'EVICTED' && ++evicted === 51 && resolve()))
+    const dialler = spawn(process.execPath, ['-e', DIALLER, String(port), c.parent.certPath, c.parent.keyPath, c.child.certPath, helloFrame().toString('hex'), dialledMark, releaseMark], { stdio: 'ignore' })
+    cleanup.add({ close: () => dialler.kill('SIGKILL') })
+    // The listener (this process) waits, blocked, until all 61 are dialled and the ClientHello is
+    // sent: then it meets them as a crowd already queued, as a busy child would.
+    const until = Date.now() + 15_000
+    while (!existsSync(dialledMark) && Date.now() < until);
+    expect(existsSync(dialledMark)).toBe(true)
+    // 61 connections, 10 slots: 51 evictions while the parent's handshake is held up in the dialler
+    await Promise.all([all, evictedAll])
+    expect(server.connectionCounts().unauthenticated).toBe(10) // the parent and the 9 newest idle ones
+    writeFileSync(releaseMark, 'x')
+    const u = await up
+    expect(u.peer.nodeId).toBe('raw-parent')
+    expect(refused.filter((r) => r.code !== 'EVICTED')).toEqual([])
+    expect(refused.every((r) => r.reason.startsWith('refusing 127.0.0.1: TLS handshake not finished'))).toBe(true)
   })
 
   it('caps all addresses together, evicting the oldest', async () => {
@@ -107,8 +163,8 @@ describe('caps on unauthenticated connections', () => {
     const from4: Socket[] = []
     for (let i = 0; i < 5; i++) from4.push(await idle(port, '127.0.0.4'))
     await all
-    expect(server.connectionCounts()).toMatchObject({ unauthenticated: 20, addresses: 3 })
     await Promise.all(from2.slice(0, 5).map(closed))
+    expect(server.connectionCounts()).toMatchObject({ unauthenticated: 20, addresses: 3 })
     expect([...from2.slice(5), ...from3, ...from4].every((s) => !s.destroyed)).toBe(true)
   })
 
