@@ -60,6 +60,21 @@ describe('TLS-level refusals', () => {
     await stranger.close()
   })
 
+  it('a child that refuses in TLS without a word (older versions): the parent still says what to check', async () => {
+    const tls = await import('node:tls')
+    const old = tls.createServer({ cert: c.child.certPem, key: c.child.keyPem, ca: [c.stranger.certPem], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' })
+    old.on('tlsClientError', () => {})
+    await new Promise<void>((r) => old.listen(0, '127.0.0.1', r))
+    const p = cleanup.add(new LinkClient(clientOpts(c, (old.address() as { port: number }).port)))
+    const r = waitEvent<RefusedEvent>(p, 'refused')
+    p.connect()
+    const e = await r
+    expect(['HANDSHAKE_CLOSED', 'HANDSHAKE_RESET']).toContain(e.code)
+    expect(e.reason).toContain("it probably refused our certificate: check that it is in the child's trusted list (--trust)")
+    await p.close()
+    await new Promise((res) => old.close(res))
+  })
+
   it('an expired client certificate (even though it is listed)', async () => {
     const refused = refusal((e) => e.code === 'CERT_HAS_EXPIRED')
     const s = await rawTls(port, { cert: c.expired, ca: [c.child.certPem] })
