@@ -3,20 +3,22 @@
 //
 //   node bench/flood.mjs                     # LinkServer from src/net (bundled with esbuild), 3000 sockets
 //   node bench/flood.mjs --target cli        # the real child CLI, node dist/bin/discordoo-child.js (npm run build first)
-//   node bench/flood.mjs --src /work/main    # LinkServer from another checkout, e.g. before a change
+//   node bench/flood.mjs --src /work/main    # LinkServer (or with --target cli, the CLI) of another checkout
 //   node bench/flood.mjs --sockets 5000
+//   node bench/flood.mjs --fds 1024          # the listener gets a descriptor limit (ulimit -n) of 1024, a common default
 //
 // Measures, in the same run: how long an idle socket that never starts TLS stays open; the real
 // parent's connect time (LinkClient connect() to 'up') without a flood, during it and while the flood
 // holds its sockets; the listener's RSS (/proc) before, at its peak and after; how many flood sockets
 // the listener keeps. The listener runs in its own process so RSS is its own.
-import { spawn, fork, execFileSync } from 'node:child_process'
+import { spawn, execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { getHeapStatistics } from 'node:v8'
 import { ROOT, machine, sleep } from './lib.mjs'
 
 const args = process.argv.slice(2)
@@ -55,7 +57,8 @@ async function listener(bundle, dir) {
   process.on('message', (m) => {
     if (m === 'counts') {
       globalThis.gc?.() // heapUsed after a full collection: what the listener really retains
-      process.send({ counts: server.connectionCounts?.() ?? null, refused, summaries, heapUsedMiB: +(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1) })
+      // v8's own figure: process.memoryUsage() opens /proc/self/statm, which fails when descriptors run out
+      process.send({ counts: server.connectionCounts?.() ?? null, refused, summaries, heapUsedMiB: +(getHeapStatistics().used_heap_size / 2 ** 20).toFixed(1) })
     }
     if (m === 'exit') server.close().then(() => process.exit(0))
   })
@@ -63,8 +66,12 @@ async function listener(bundle, dir) {
 }
 
 function rssMiB(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m ? Number(m[1]) / 1024 : NaN
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) / 1024 : NaN
+  } catch {
+    return NaN // the listener is gone
+  }
 }
 
 /** How many descriptors the process holds. */
@@ -76,15 +83,23 @@ function fds(pid) {
   }
 }
 
+const tally = (codes) => Object.entries(codes.reduce((m, c) => ({ ...m, [c]: (m[c] ?? 0) + 1 }), {})).map(([c, n]) => `${c} ×${n}`).join(', ') || 'none'
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const ms = (x) => `${x.toFixed(0)} ms`
+const ms = (x) => (Number.isFinite(x) ? `${x.toFixed(0)} ms` : 'not within 30 s')
 
-async function startTarget(target, certDir, bundle) {
+/** Spawns node with `argv`, under `ulimit -n fds` when given (soft and hard, so Node cannot raise it). */
+function spawnNode(argv, fdsLimit, stdio, execArgv = []) {
+  if (!fdsLimit) return spawn(process.execPath, [...execArgv, ...argv], { stdio })
+  const quoted = [process.execPath, ...execArgv, ...argv].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
+  return spawn('/bin/sh', ['-c', `ulimit -n ${fdsLimit} && exec ${quoted}`], { stdio })
+}
+
+async function startTarget(target, certDir, bundle, src, fdsLimit) {
   if (target === 'cli') {
-    const bin = join(ROOT, 'dist/bin/discordoo-child.js')
+    const bin = join(src, 'dist/bin/discordoo-child.js')
     const port = 20000 + Math.floor(Math.random() * 20000)
-    const child = spawn(process.execPath, [bin, '--host', '127.0.0.1', '--port', String(port), '--file', join(ROOT, 'examples/bots/minimal-bot.mjs'),
-      '--cert', join(certDir, 'child.crt'), '--key', join(certDir, 'child.key'), '--trust', join(certDir, 'parent.crt')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawnNode([bin, '--host', '127.0.0.1', '--port', String(port), '--file', join(ROOT, 'examples/bots/minimal-bot.mjs'),
+      '--cert', join(certDir, 'child.crt'), '--key', join(certDir, 'child.key'), '--trust', join(certDir, 'parent.crt')], fdsLimit, ['ignore', 'pipe', 'pipe'])
     let out = ''
     let lines = 0
     child.stdout.setEncoding('utf8').on('data', (d) => {
@@ -99,7 +114,7 @@ async function startTarget(target, certDir, bundle) {
     }
     return { pid: child.pid, port, counts: async () => ({ logLines: lines }), stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM') }) }
   }
-  const child = fork(fileURLToPath(import.meta.url), ['--listener', bundle, certDir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc'] })
+  const child = spawnNode([fileURLToPath(import.meta.url), '--listener', bundle, certDir], fdsLimit, ['ignore', 'inherit', 'inherit', 'ipc'], ['--expose-gc'])
   const { port } = await new Promise((resolve) => child.once('message', resolve))
   return {
     pid: child.pid,
@@ -113,9 +128,15 @@ async function parentConnect(LinkClient, certDir, port) {
   const client = new LinkClient({ nodeId: 'bench-parent', host: '127.0.0.1', port, tls: { cert: join(certDir, 'parent.crt'), key: join(certDir, 'parent.key'), trust: [join(certDir, 'child.crt')] }, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } })
   const refusals = []
   client.on('refused', (e) => refusals.push(e.code))
+  client.on('reconnecting', (e) => refusals.push(e.error.code))
+  client.on('error', () => {})
   const t0 = performance.now()
-  await new Promise((resolve) => { client.once('up', resolve); client.connect() })
-  const took = performance.now() - t0
+  const up = await new Promise((resolve) => {
+    const limit = setTimeout(() => resolve(false), 30_000)
+    client.once('up', () => { clearTimeout(limit); resolve(true) })
+    client.connect()
+  })
+  const took = up ? performance.now() - t0 : Infinity
   await client.close()
   return { took, refusals }
 }
@@ -138,8 +159,9 @@ async function main() {
   makeCerts(certDir)
   const bundle = await bundleNet(src)
   const { LinkClient } = await import(await bundleNet(ROOT))
-  const t = await startTarget(target, certDir, bundle)
-  console.log(`flood bench: target ${target}${target === 'linkserver' ? ` (src ${src})` : ''}, ${sockets} idle sockets from 127.0.0.1`)
+  const fdsLimit = flag('fds', '')
+  const t = await startTarget(target, certDir, bundle, src, fdsLimit)
+  console.log(`flood bench: target ${target} from ${src}, ${sockets} idle sockets from 127.0.0.1${fdsLimit ? `, listener ulimit -n ${fdsLimit}` : ''}`)
   console.log(`machine: ${machine()}; shared with other work, so timings are noisy`)
   try {
     await sleep(300)
@@ -191,7 +213,7 @@ async function main() {
       ? 'idle pre-TLS socket closed after:        never (0/5 closed within 20 s)'
       : `idle pre-TLS socket closed after:        median ${ms(median(idleClose))} (min ${ms(Math.min(...idleClose))}, max ${ms(Math.max(...idleClose))}; ${idleClose.length}/5 closed within 20 s)`)
     console.log(`parent connect, no flood:                median ${ms(b)} (${base.map((x) => x.toFixed(0)).join(', ')})`)
-    console.log(`parent connect, during the flood:        ${ms(duringResult.took)} = ${(duringResult.took / b).toFixed(1)}× no flood; refusals seen: ${duringResult.refusals.join(', ') || 'none'}`)
+    console.log(`parent connect, during the flood:        ${ms(duringResult.took)} = ${(duringResult.took / b).toFixed(1)}× no flood; failed attempts first: ${tally(duringResult.refusals)}`)
     console.log(`parent connect, flood sockets held:      median ${ms(median(held))} = ${(median(held) / b).toFixed(1)}× no flood (${held.map((x) => x.toFixed(0)).join(', ')})`)
     console.log(`flood: ${sockets} sockets opened in ${ms(floodMs)}, ${failed} failed to connect; still open after it: ${stillOpen}; listener descriptors ${fdsBefore} before, ${fdsHeld} with the flood held`)
     console.log(`listener with the flood held: ${JSON.stringify(countsHeld)}; 2 s after: ${JSON.stringify(countsAfter)}`)
