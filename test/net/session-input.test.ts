@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { LinkServer } from '../../src/net/server.js'
 import { FrameType } from '../../src/net/constants.js'
 import { decodePayload, encodeFrame, encodeValue } from '../../src/net/frame.js'
-import { Cleanup, captureStderr, collect, dropCertSet, makeCertSet, msgFrame, rawParent, serverOpts, untilClosed, waitEvent, type CertSet } from './_support.js'
+import { Cleanup, assertExchanging, captureStderr, collect, connectPair, dropCertSet, makeCertSet, msgFrame, rawParent, serverOpts, untilClosed, waitEvent, type CertSet } from './_support.js'
 import { EventEmitter } from 'node:events'
 
 let c: CertSet
@@ -95,11 +95,20 @@ describe('messages that decode to nothing', () => {
     }
   })
 
-  it('send() refuses null and undefined, which the receiver would drop', async () => {
-    const server = cleanup.add(new LinkServer(serverOpts(c)))
-    expect(() => server.send(null)).toThrow(expect.objectContaining({ code: 'EMPTY_MESSAGE' }))
-    expect(() => server.send(undefined)).toThrow(expect.objectContaining({ code: 'EMPTY_MESSAGE' }))
-    expect(() => server.send(0)).not.toThrow()
+  it('null and undefined sent through a real link are dropped at the receiver with a reason', async () => {
+    const { server, client } = await connectPair(c, cleanup)
+    const errors: any[] = []
+    server.on('error', (e) => errors.push(e))
+    const got = collect(server)
+    client.send(null)
+    client.send(undefined)
+    client.send({ after: true })
+    await got.until(1)
+    expect(got.values).toEqual([{ after: true }])
+    expect(errors.map((e) => e.code)).toEqual(['BAD_MESSAGE', 'BAD_MESSAGE'])
+    expect(errors[0].message).toMatch(/dropped message 1 from .*parent\.crt: its payload decodes to null/)
+    expect(errors[1].message).toContain('decodes to undefined')
+    await assertExchanging(client, server, 'after-null')
   })
 })
 
