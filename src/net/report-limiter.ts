@@ -1,11 +1,16 @@
 /**
  * Rate limit for reports a hostile peer can trigger at will (refused connections, dropped
  * messages, throwing listeners): at most `perSecond` reports per key each second, the rest only
- * counted and summed up once per `summaryMs`. Pure: the caller passes the time and prints.
+ * counted and summed up once per `summaryMs`. ReportLimiter is the pure rule (the caller passes the
+ * time); RefusalReporter (the listener's 'refused' events) and StderrReporter apply it with a timer.
  *
  * Memory stays bounded whatever the peer does: at most `maxKeys` keys are tracked, later ones
  * share one overflow key, and keys with nothing to report are forgotten at every summary.
  */
+import { performance } from 'node:perf_hooks'
+import type { RefusedEvent } from './client.js'
+import { LinkRefusedError } from './errors.js'
+
 export interface ReportLimits {
   perSecond: number
   summaryMs: number
@@ -85,6 +90,45 @@ export class ReportLimiter<K> {
       this.entries.delete(id)
     }
     return out
+  }
+}
+
+/**
+ * The listener's 'refused' events, rate-limited per (address, code): a few go out at once, the
+ * rest are summed up in one event per (address, code) every `summaryMs`.
+ */
+export class RefusalReporter {
+  private readonly limiter: ReportLimiter<{ address: string; code: string }>
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(
+    limits: ReportLimits,
+    private readonly emit: (e: RefusedEvent) => void,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.limiter = new ReportLimiter(limits, (k) => `${k.address} ${k.code}`)
+  }
+
+  report(remoteAddress: string, code: string, reason: string, remote: boolean): void {
+    if (this.limiter.admit({ address: remoteAddress, code }, this.now())) {
+      return this.emit({ remoteAddress, code, reason, error: new LinkRefusedError(code, reason, remote) })
+    }
+    if (this.timer) return
+    this.timer = setTimeout(() => this.flush(), this.limiter.limits.summaryMs)
+    this.timer.unref()
+  }
+
+  /** Emits the summaries now (also on close, so nothing counted is lost). */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    const secs = Math.round(this.limiter.limits.summaryMs / 1000)
+    for (const { key, count } of this.limiter.drain()) {
+      const remoteAddress = key?.address ?? 'other addresses'
+      const code = key?.code ?? 'REFUSED'
+      const reason = `${count} more refused from ${remoteAddress} in the last ${secs} s (${code})`
+      this.emit({ remoteAddress, code, reason, error: new LinkRefusedError(code, reason, false), suppressed: count })
+    }
   }
 }
 

@@ -3,7 +3,15 @@
  * While the attached parent's link is up, any other HELLO (another parent, or a new session) is
  * refused with GOAWAY ALREADY_ATTACHED; once it is down, a resuming HELLO continues the session and
  * a new one replaces it (that is how a restarted parent re-adopts this child). Every refusal, at
- * the TLS or the protocol level, is reported as a 'refused' event; none affects the attached link.
+ * the TLS or the protocol level, is reported as a 'refused' event (rate-limited per address and
+ * code, with a summary of the rest); none affects the attached link.
+ *
+ * Connections that have not proven who they are get a deadline (handshakeTimeoutMs from TCP
+ * accept to HELLO, TLS included) and bounded room (src/net/admission.ts): a full pool closes its
+ * least advanced, oldest member instead of refusing the newcomer, so a flood, even from the real
+ * parent's own address, costs the child bounded memory, descriptors and CPU and never locks the
+ * parent out. The client certificate is checked after the TLS handshake, so a refused parent
+ * hears why in a GOAWAY (CERTIFICATE_REFUSED) instead of a bare reset.
  *
  * The server is itself the MessageLink to the attached parent: send() queues for it (also while
  * no parent is attached), 'message' delivers from it.
@@ -15,18 +23,16 @@
  */
 import { randomBytes } from 'node:crypto'
 import { isIP, type Socket } from 'node:net'
-import { performance } from 'node:perf_hooks'
 import * as tls from 'node:tls'
 import { OptionsError, ProtocolError, ShardingError } from '../errors.js'
 import { Admission, Progress, type Eviction } from './admission.js'
 import { DEFAULT_LINK_PORT, FrameType } from './constants.js'
-import { LinkRefusedError, ListenError } from './errors.js'
+import { ListenError } from './errors.js'
 import { decodePayload, encodeFrame, frameTypeName } from './frame.js'
 import { buildWelcome, checkVersion, negotiate, parseHello, readVersions, type GoAway, type HandshakeParams, type Hello } from './handshake.js'
 import { Link, type PeerInfo } from './link.js'
-import type { RefusedEvent } from './client.js'
 import { HANDSHAKE_MAX_FRAME_BYTES, positiveInt, resolveCommon, resolveInfo, resolveServerLimits, type LinkCommonOptions, type LinkServerLimits, type LinkTlsOptions } from './options.js'
-import { ReportLimiter } from './report-limiter.js'
+import { RefusalReporter } from './report-limiter.js'
 import { CERTIFICATE_REFUSED, checkPeer, cleanAddress, describeCertRefusal, describeTlsError, loadTlsMaterial, type TlsMaterial } from './tls-config.js'
 import { FrameSocket } from './wire.js'
 
@@ -80,8 +86,6 @@ interface Pending {
   reported: boolean
 }
 
-type RefusalKey = { address: string; code: string }
-
 export class LinkServer extends Link {
   private readonly material: TlsMaterial
   private readonly params: HandshakeParams
@@ -90,8 +94,7 @@ export class LinkServer extends Link {
   private readonly limits: LinkServerLimits
   private readonly authorize: LinkServerOptions['authorize']
   private readonly admission: Admission<Pending>
-  private readonly refusals: ReportLimiter<RefusalKey>
-  private refusalTimer: NodeJS.Timeout | null = null
+  private readonly refusals: RefusalReporter
   private trimQueued = false
   private servers: tls.Server[] = []
   /** Every connection not (yet) the session, by its TCP socket. */
@@ -114,10 +117,7 @@ export class LinkServer extends Link {
     this.authorize = opts.authorize
     this.material = loadTlsMaterial(opts.tls, 'server', `${prefix}tls.`)
     this.admission = new Admission<Pending>(limits, progressOf)
-    this.refusals = new ReportLimiter<RefusalKey>(
-      { perSecond: limits.refusalsPerSecond, summaryMs: limits.refusalSummaryMs },
-      (k) => `${k.address} ${k.code}`,
-    )
+    this.refusals = new RefusalReporter({ perSecond: limits.refusalsPerSecond, summaryMs: limits.refusalSummaryMs }, (e) => this.emit('refused', e))
     this.params = {
       nodeId: this.common.nodeId,
       role: 'child',
@@ -170,7 +170,7 @@ export class LinkServer extends Link {
       await this.goAwayAndWait('SHUTDOWN', reason)
       for (const p of [...this.conns.values()]) this.forget(p, true)
       await Promise.all(stopped)
-      this.flushRefusals()
+      this.refusals.flush()
       this.forgetSession()
       this.emit('closed', { undelivered: this.outbox.size })
     })()
@@ -324,33 +324,7 @@ export class LinkServer extends Link {
     if (p.reported) return
     p.reported = true
     const who = p.label ? `${p.address} (${p.label})` : p.address
-    this.report(p.address, code, `refusing ${who}: ${reason}`, remote)
-  }
-
-  private report(remoteAddress: string, code: string, reason: string, remote: boolean): void {
-    if (!this.refusals.admit({ address: remoteAddress, code }, performance.now())) {
-      if (!this.refusalTimer) {
-        this.refusalTimer = setTimeout(() => this.flushRefusals(), this.limits.refusalSummaryMs)
-        this.refusalTimer.unref()
-      }
-      return
-    }
-    const error = new LinkRefusedError(code, reason, remote)
-    this.emit('refused', { remoteAddress, code, reason, error } satisfies RefusedEvent)
-  }
-
-  /** One 'refused' event per (address, code) summing up what the rate limit held back. */
-  private flushRefusals(): void {
-    if (this.refusalTimer) clearTimeout(this.refusalTimer)
-    this.refusalTimer = null
-    const secs = Math.round(this.limits.refusalSummaryMs / 1000)
-    for (const { key, count } of this.refusals.drain()) {
-      const remoteAddress = key?.address ?? 'other addresses'
-      const code = key?.code ?? 'REFUSED'
-      const reason = `${count} more refused from ${remoteAddress} in the last ${secs} s (${code})`
-      const error = new LinkRefusedError(code, reason, false)
-      this.emit('refused', { remoteAddress, code, reason, error, suppressed: count } satisfies RefusedEvent)
-    }
+    this.refusals.report(p.address, code, `refusing ${who}: ${reason}`, remote)
   }
 
   private onSecureConnection(sock: tls.TLSSocket): void {
