@@ -251,7 +251,7 @@ export class LinkServer extends Link {
     raw.once('close', () => {
       this.forget(p, false)
       // tls.Server reports a handshake cut short ('tlsClientError') after the TCP socket closed.
-      if (p.stage === 'tls') setImmediate(() => this.refuse(p, 'CLOSED_DURING_TLS', `closed the connection during the TLS handshake (${p.raw.bytesRead} bytes received)`))
+      if (p.stage === 'tls' && !this.closing) setImmediate(() => this.refuse(p, 'CLOSED_DURING_TLS', `closed the connection during the TLS handshake (${p.raw.bytesRead} bytes received)`))
     })
     this.admission.admit(p, p.address)
     p.timer = setTimeout(() => this.expire(p), this.limits.handshakeTimeoutMs)
