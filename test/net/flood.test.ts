@@ -68,9 +68,13 @@ const dialled = () => {
   // after this tick, so every 'connect' listener ran and the ClientHello is written
   setImmediate(() => {
     fs.writeFileSync(dialledMark, 'x')
-    while (!fs.existsSync(releaseMark));
+    const until = Date.now() + 30000
+    while (!fs.existsSync(releaseMark) && Date.now() < until);
   })
 }
+// Ends with the test: when its stdin (a pipe from the test process) closes, or after a minute.
+process.stdin.on('close', () => process.exit(0)).resume()
+setTimeout(() => process.exit(0), 60000)
 const idle = () => net.connect(+port, '127.0.0.1', dialled).on('error', () => {})
 for (let i = 0; i < 5; i++) idle()
 const p = tls.connect({ port: +port, host: '127.0.0.1', cert: fs.readFileSync(cert), key: fs.readFileSync(key), ca: fs.readFileSync(ca), minVersion: 'TLSv1.3', checkServerIdentity: () => undefined })
@@ -78,7 +82,6 @@ p.once('connect', dialled)
 p.once('secureConnect', () => p.write(Buffer.from(hello, 'hex')))
 p.on('error', () => {})
 for (let i = 0; i < 55; i++) idle()
-setInterval(() => {}, 1000)
 `
 
 describe('deadline from accept to HELLO', () => {
@@ -136,7 +139,7 @@ describe('caps on unauthenticated connections', () => {
     const all = accepted(server, 61)
     let evicted = 0
     const evictedAll = new Promise<void>((resolve) => server.on('refused', (e: RefusedEvent) => e.code === 'EVICTED' && ++evicted === 51 && resolve()))
-    const dialler = spawn(process.execPath, ['-e', DIALLER, String(port), c.parent.certPath, c.parent.keyPath, c.child.certPath, helloFrame().toString('hex'), dialledMark, releaseMark], { stdio: 'ignore' })
+    const dialler = spawn(process.execPath, ['-e', DIALLER, String(port), c.parent.certPath, c.parent.keyPath, c.child.certPath, helloFrame().toString('hex'), dialledMark, releaseMark], { stdio: ['pipe', 'ignore', 'ignore'] })
     cleanup.add({ close: () => dialler.kill('SIGKILL') })
     // The listener (this process) waits, blocked, until all 61 are dialled and the ClientHello is
     // sent: then it meets them as a crowd already queued, as a busy child would.
