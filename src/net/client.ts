@@ -19,7 +19,7 @@ import { decodePayload, encodeFrame, frameTypeName } from './frame.js'
 import { buildHello, parseWelcome, type HandshakeParams } from './handshake.js'
 import { Link } from './link.js'
 import { HANDSHAKE_MAX_FRAME_BYTES, positiveInt, resolveCommon, resolveInfo, type LinkCommonOptions, type LinkTlsOptions } from './options.js'
-import { checkPeer, cleanAddress, describeTlsError, loadTlsMaterial, type TlsMaterial } from './tls-config.js'
+import { CERTIFICATE_REFUSED, checkPeer, cleanAddress, describeTlsError, loadTlsMaterial, type TlsMaterial } from './tls-config.js'
 import { FrameSocket } from './wire.js'
 
 export interface LinkClientOptions extends LinkCommonOptions {
@@ -35,12 +35,19 @@ export interface LinkClientOptions extends LinkCommonOptions {
   protocol?: { v?: number; minV?: number }
 }
 
+const NOT_TRUSTED_HINT = "it probably refused our certificate: check that it is in the child's trusted list (--trust)"
+
 export interface RefusedEvent {
   code: string
   reason: string
   error: LinkRefusedError
   /** Client: the child's address. Server: the remote address of the refused connection. */
   remoteAddress: string
+  /**
+   * Server only, on a summary: how many refusals of this address and code the rate limit
+   * (refusalsPerSecond) held back since the last summary. Absent on an individual refusal.
+   */
+  suppressed?: number
 }
 
 export class LinkClient extends Link {
@@ -168,10 +175,16 @@ export class LinkClient extends Link {
     )
     timer.unref()
 
+    let tcpUp = false
+    sock.once('connect', () => (tcpUp = true))
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (secured) return // the FrameSocket owns errors from here on
       const code = err.code ?? 'TLS_ERROR'
-      if (err.syscall) {
+      if (tcpUp && (code === 'ECONNRESET' || code === 'EPIPE')) {
+        // Reached, then cut mid-handshake: an older child refusing our certificate, or one shedding load.
+        const why = `${target} reset the connection during the TLS handshake (${code}): ${NOT_TRUSTED_HINT}, or it is overloaded`
+        fail(new LinkRefusedError('HANDSHAKE_RESET', why, true, { cause: err }), true)
+      } else if (err.syscall) {
         fail(new ShardingError('CONNECT_FAILED', `cannot reach ${target}: ${code} ${err.message}`, { cause: err }), false)
       } else {
         fail(new LinkRefusedError(code, `TLS handshake with ${target} failed: ${describeTlsError(code, err.message)} (${code})`, false, { cause: err }), true)
@@ -208,13 +221,16 @@ export class LinkClient extends Link {
         })
       }
       fs.onClose = (info) => {
-        if (info.kind === 'GOAWAY') {
+        if (info.kind === 'GOAWAY' && info.code === CERTIFICATE_REFUSED) {
+          fail(new LinkRefusedError(CERTIFICATE_REFUSED, `${target} refused our certificate: ${info.message}`, true), true)
+        } else if (info.kind === 'GOAWAY') {
           fail(new LinkRefusedError(info.code ?? 'REFUSED', `${target} refused the link: ${info.message}`, true), true)
         } else if (info.kind === 'PROTOCOL') {
           fail(new LinkRefusedError(info.code ?? 'PROTOCOL', `handshake with ${target} failed: ${info.message}`, false), true)
         } else {
-          const why = `${target} closed the connection before WELCOME; it probably does not trust this side's certificate (${info.message})`
-          fail(new LinkRefusedError('HANDSHAKE_CLOSED', why, true), true)
+          // A child that checks certificates in TLS (older versions) closes or resets without a word.
+          const why = `${target} closed the connection before WELCOME without saying why (${info.message}): ${NOT_TRUSTED_HINT}`
+          fail(new LinkRefusedError('HANDSHAKE_CLOSED', why, true, { cause: info.cause }), true)
         }
       }
       fs.write(encodeFrame(FrameType.HELLO, 0, hello))

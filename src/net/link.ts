@@ -16,6 +16,7 @@ import { LinkClosedError, LinkDownError } from './errors.js'
 import { decodePayload, encodeEmptyFrame, encodeFrame, frameTypeName, parseFrame, setFrameId, type Frame } from './frame.js'
 import type { Negotiated } from './handshake.js'
 import type { ResolvedCommon } from './options.js'
+import { StderrReporter } from './report-limiter.js'
 import { Inbox, Outbox, seqFromWire, seqToWire } from './session.js'
 import type { CloseInfo, FrameSocket } from './wire.js'
 import type { ControlEvent, DatagramTransport, DownEvent, LinkStats, MessageLink, PeerInfo, SessionEvent, UpEvent } from './types.js'
@@ -24,7 +25,7 @@ export type { ControlEvent, DatagramTransport, DownEvent, LinkStats, MessageLink
 
 export abstract class Link extends EventEmitter implements MessageLink {
   protected readonly outbox: Outbox
-  protected readonly inbox = new Inbox<unknown>()
+  protected readonly inbox = new Inbox<Frame>()
   protected sessionId: string | null = null
   protected conn: FrameSocket | null = null
   protected peer: PeerInfo | null = null
@@ -37,9 +38,11 @@ export abstract class Link extends EventEmitter implements MessageLink {
   private flushWaiters = new Set<() => void>()
   private closedBytesIn = 0
   private closedBytesOut = 0
-  private counters = { messagesSent: 0, messagesReceived: 0, retransmitted: 0, connects: 0, resumes: 0, newSessions: 0, downs: 0 }
+  private counters = { messagesSent: 0, messagesReceived: 0, messagesDropped: 0, retransmitted: 0, connects: 0, resumes: 0, newSessions: 0, downs: 0 }
   private lastDownReason: string | null = null
   private lastRttMs: number | null = null
+  /** Where problems nobody listens for go, rate-limited per link (created on first use). */
+  private stderr: StderrReporter | null = null
   /** A send() was refused with BACKPRESSURE; 'drain' is due once the queue is half empty. */
   private backpressured = false
 
@@ -51,12 +54,23 @@ export abstract class Link extends EventEmitter implements MessageLink {
   abstract close(reason?: string): Promise<void>
 
   /**
-   * A throwing listener must not break the link: the exception would otherwise unwind through the
-   * frame parser and be taken for a protocol error. It goes to 'error' listeners, or is rethrown
-   * on the next tick like any uncaught listener exception.
+   * A throwing listener must break neither the link nor the process: the exception would otherwise
+   * unwind through the frame parser (taken for a protocol error) or, rethrown, crash the manager
+   * on one malformed message. It goes to 'error' listeners, or to stderr (rate-limited).
    */
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'error') return super.emit(event, ...args)
+    if (event === 'error') {
+      if (this.listenerCount('error') === 0) {
+        this.reportUnheard('link errors', args[0])
+        return false
+      }
+      try {
+        return super.emit(event, ...args)
+      } catch (err) {
+        this.reportUnheard('link listener errors', err, "an 'error' listener of the link threw")
+        return true
+      }
+    }
     const listeners = this.rawListeners(event) as Array<(...a: unknown[]) => void>
     if (listeners.length === 0) return false
     // Each listener on its own, so one throwing does not hide the event from the others.
@@ -64,11 +78,17 @@ export abstract class Link extends EventEmitter implements MessageLink {
       try {
         l.apply(this, args)
       } catch (err) {
-        if (this.listenerCount('error') > 0) super.emit('error', err)
-        else process.nextTick(() => { throw err })
+        if (this.listenerCount('error') > 0) this.emit('error', err)
+        else this.reportUnheard('link listener errors', err, `a '${String(event)}' listener of the link threw`)
       }
     }
     return true
+  }
+
+  private reportUnheard(kind: string, err: unknown, context?: string): void {
+    const what = err instanceof Error ? `${err.name}${(err as { code?: string }).code ? ` ${(err as { code?: string }).code}` : ''}: ${err.message}` : String(err)
+    this.stderr ??= new StderrReporter()
+    this.stderr.report(kind, `link to ${this.peerName()}: ${context ? `${context}: ` : ''}${what}`)
   }
 
   /** Name of the other end for messages: the peer's label once known. */
@@ -87,6 +107,10 @@ export abstract class Link extends EventEmitter implements MessageLink {
     return this.peer
   }
 
+  /**
+   * Queues `msg` for the peer. null and undefined go out as they are, but the receiving link drops
+   * them with a report (onMessageFrame): tests use that to play a hostile peer.
+   */
   send(msg: unknown): void {
     if (this.closing) throw new LinkClosedError()
     let frame: Buffer
@@ -300,23 +324,57 @@ export abstract class Link extends EventEmitter implements MessageLink {
     }
   }
 
+  /**
+   * A message frame is delivered in order. A gap (a message ahead of one still missing) is only
+   * possible while a datagram transport carries some messages; then the early ones are parked,
+   * bounded. On TLS alone a gap is a protocol error (GOAWAY SEQ_GAP).
+   *
+   * A message that decodes to nothing (empty payload, msgpack nil) or does not decode at all is
+   * dropped with a report and counted as delivered: refusing the connection instead would only
+   * make the peer resume and send the same frame again, forever.
+   */
   private onMessageFrame(f: Frame): void {
     const seq = seqFromWire(f.id, this.inbox.expected)
-    if (seq <= this.inbox.lastDelivered) {
+    if (this.inbox.isDuplicate(seq)) {
       this.inbox.duplicates++
       return
     }
-    // Decode before accepting, so a frame that cannot be decoded is never counted as delivered.
-    const ready = this.inbox.accept(seq, decodePayload(f))
+    // A parked frame must not pin the socket chunk it arrived in: copy its payload.
+    const item = seq === this.inbox.expected ? f : { ...f, payload: Buffer.from(f.payload) }
+    const ready = this.inbox.accept(seq, item, f.payload.length, this.dgram !== null)
     if (ready.length === 0) return
+    const first = this.inbox.lastDelivered - ready.length + 1
     this.counters.messagesReceived += ready.length
-    for (const value of ready) this.emit('message', value)
     this.deliveredSinceAck += ready.length
+    for (let i = 0; i < ready.length; i++) {
+      const value = this.decodeMessage(ready[i]!, first + i)
+      if (value !== undefined) this.emit('message', value)
+    }
     if (this.deliveredSinceAck >= this.common.ackEvery) this.sendAck()
-    else if (!this.ackTimer) {
+    else if (!this.ackTimer && this.conn) {
       this.ackTimer = setTimeout(() => this.sendAck(), this.common.ackDelayMs)
       this.ackTimer.unref()
     }
+  }
+
+  /** The message's value, or undefined when it was dropped (and reported). */
+  private decodeMessage(f: Frame, seq: number): unknown {
+    let value: unknown
+    try {
+      value = decodePayload(f)
+    } catch (err) {
+      return this.dropMessage(seq, (err as Error).message)
+    }
+    if (value === null || value === undefined) {
+      return this.dropMessage(seq, f.payload.length === 0 ? 'its payload is empty' : `its payload decodes to ${value}`)
+    }
+    return value
+  }
+
+  private dropMessage(seq: number, why: string): undefined {
+    this.counters.messagesDropped++
+    this.emit('error', new ProtocolError(`dropped message ${seq} from ${this.peerName()}: ${why}`, 'BAD_MESSAGE'))
+    return undefined
   }
 
   private sendAck(): void {

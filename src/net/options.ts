@@ -31,7 +31,10 @@ export interface LinkCommonOptions {
   caps?: readonly string[]
   /** Largest accepted frame, counted as the length field (6 + payload bytes). Default 16 MiB. */
   maxFrameBytes?: number
-  /** Client: max ms from dialling to WELCOME. Server: max ms from TLS handshake to HELLO. Default 10 000. */
+  /**
+   * Client: max ms from dialling to WELCOME (default 10 000). Server: max ms from accepting the TCP
+   * connection to a complete HELLO, TLS handshake included (default 5 000); then it is closed.
+   */
   handshakeTimeoutMs?: number
   /** PING interval. Default 5000. */
   heartbeatIntervalMs?: number
@@ -119,4 +122,45 @@ export function resolveCommon(o: LinkCommonOptions, prefix = ''): ResolvedCommon
 
 export function resolveInfo(info: unknown): unknown {
   return typeof info === 'function' ? (info as () => unknown)() : info
+}
+
+/** Limits of the child's listener against connections that have not proven who they are. */
+export interface LinkServerLimits {
+  /** From TCP accept to a complete HELLO (TLS included); later the connection is closed. */
+  handshakeTimeoutMs: number
+  maxUnauthenticated: number
+  maxUnauthenticatedPerAddress: number
+  maxPendingHandshakes: number
+  refusalsPerSecond: number
+  refusalSummaryMs: number
+}
+
+export const SERVER_DEFAULTS: Readonly<LinkServerLimits> = {
+  handshakeTimeoutMs: 5_000,
+  maxUnauthenticated: 256,
+  maxUnauthenticatedPerAddress: 32,
+  maxPendingHandshakes: 8,
+  refusalsPerSecond: 3,
+  refusalSummaryMs: 10_000,
+}
+
+export function resolveServerLimits(o: Partial<Record<keyof LinkServerLimits, unknown>>, prefix = ''): LinkServerLimits {
+  const d = SERVER_DEFAULTS
+  const r: LinkServerLimits = {
+    handshakeTimeoutMs: positiveInt(`${prefix}handshakeTimeoutMs`, o.handshakeTimeoutMs, d.handshakeTimeoutMs, 1, 600_000),
+    maxUnauthenticated: positiveInt(`${prefix}maxUnauthenticated`, o.maxUnauthenticated, d.maxUnauthenticated, 1, 1_000_000),
+    maxUnauthenticatedPerAddress: positiveInt(`${prefix}maxUnauthenticatedPerAddress`, o.maxUnauthenticatedPerAddress, d.maxUnauthenticatedPerAddress, 1, 1_000_000),
+    maxPendingHandshakes: positiveInt(`${prefix}maxPendingHandshakes`, o.maxPendingHandshakes, d.maxPendingHandshakes, 1, 10_000),
+    refusalsPerSecond: positiveInt(`${prefix}refusalsPerSecond`, o.refusalsPerSecond, d.refusalsPerSecond, 1, 1_000_000),
+    refusalSummaryMs: positiveInt(`${prefix}refusalSummaryMs`, o.refusalSummaryMs, d.refusalSummaryMs, 100, 3_600_000),
+  }
+  if (o.maxUnauthenticatedPerAddress !== undefined && r.maxUnauthenticatedPerAddress > r.maxUnauthenticated) {
+    throw new OptionsError(
+      `${prefix}maxUnauthenticatedPerAddress`,
+      `must not exceed maxUnauthenticated (${r.maxUnauthenticated}), got ${r.maxUnauthenticatedPerAddress}`,
+    )
+  }
+  // An explicit global cap below the default per-address one: the per-address cap follows it.
+  r.maxUnauthenticatedPerAddress = Math.min(r.maxUnauthenticatedPerAddress, r.maxUnauthenticated)
+  return r
 }

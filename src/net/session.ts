@@ -140,16 +140,31 @@ export class Outbox {
   }
 }
 
+/** Bounds on messages parked ahead of a gap. */
+export interface ParkingLimits {
+  maxMessages: number
+  /** Payload bytes of the parked messages together. */
+  maxBytes: number
+}
+
+/**
+ * A gap only opens when some messages travel as datagrams (UDP) and one is lost or late; the TLS
+ * retransmission fills it within a round trip or two, so a few MiB cover any honest peer.
+ */
+export const PARKING_DEFAULTS: Readonly<ParkingLimits> = { maxMessages: 4096, maxBytes: 8 * 1024 * 1024 }
+
 /**
  * Receive side: delivers strictly in order, drops duplicates (seq ≤ last delivered) and parks
- * early arrivals (only possible when a second transport, e.g. UDP, carries some messages).
+ * early arrivals, bounded in count and bytes. Parking is only allowed when the caller says a gap
+ * is possible (a second transport is in use); on a single TLS stream a gap is a protocol error.
  */
 export class Inbox<T> {
   lastDelivered = 0
   duplicates = 0
-  private early = new Map<number, T>()
+  private early = new Map<number, { item: T; bytes: number }>()
+  private earlyBytes = 0
 
-  constructor(public maxEarly = 65_536) {}
+  constructor(public limits: ParkingLimits = PARKING_DEFAULTS) {}
 
   /** The sequence expected next, as a reference for widening wire sequences. */
   get expected(): number {
@@ -160,32 +175,38 @@ export class Inbox<T> {
     return this.early.size
   }
 
+  get parkedBytes(): number {
+    return this.earlyBytes
+  }
+
+  /** Already delivered, or already parked. */
+  isDuplicate(seq: number): boolean {
+    return seq <= this.lastDelivered || this.early.has(seq)
+  }
+
   /**
-   * Accepts message `seq`; returns the items now deliverable, in order (empty for a duplicate or an
-   * early arrival). Throws when too many early arrivals wait for a gap to fill.
+   * Accepts message `seq` of `bytes` payload bytes; returns the items now deliverable, in order
+   * (empty for a duplicate or a parked early arrival). Throws SEQ_GAP for an early arrival when
+   * parking is not allowed or its bounds are reached.
    */
-  accept(seq: number, item: T): T[] {
-    if (seq <= this.lastDelivered || this.early.has(seq)) {
+  accept(seq: number, item: T, bytes = 0, mayPark = true): T[] {
+    if (this.isDuplicate(seq)) {
       this.duplicates++
       return []
     }
     if (seq !== this.lastDelivered + 1) {
-      if (this.early.size >= this.maxEarly) {
-        throw new ProtocolError(
-          `message ${seq} arrived while ${this.lastDelivered + 1} is still missing and ${this.early.size} later messages are parked`,
-          'SEQ_GAP',
-        )
-      }
-      this.early.set(seq, item)
+      this.park(seq, item, bytes, mayPark)
       return []
     }
     const out = [item]
     this.lastDelivered = seq
-    while (this.early.size > 0 && this.early.has(this.lastDelivered + 1)) {
-      const next = this.lastDelivered + 1
-      out.push(this.early.get(next) as T)
-      this.early.delete(next)
-      this.lastDelivered = next
+    while (this.early.size > 0) {
+      const next = this.early.get(this.lastDelivered + 1)
+      if (!next) break
+      out.push(next.item)
+      this.early.delete(this.lastDelivered + 1)
+      this.earlyBytes -= next.bytes
+      this.lastDelivered++
     }
     return out
   }
@@ -193,5 +214,23 @@ export class Inbox<T> {
   reset(): void {
     this.lastDelivered = 0
     this.early.clear()
+    this.earlyBytes = 0
+  }
+
+  private park(seq: number, item: T, bytes: number, mayPark: boolean): void {
+    const missing = this.lastDelivered + 1
+    if (!mayPark) {
+      throw new ProtocolError(`message ${seq} arrived while ${missing} is missing; a TLS stream cannot skip messages`, 'SEQ_GAP')
+    }
+    const { maxMessages, maxBytes } = this.limits
+    if (this.early.size + 1 > maxMessages || this.earlyBytes + bytes > maxBytes) {
+      throw new ProtocolError(
+        `message ${seq} arrived while ${missing} is still missing and ${this.early.size} later messages ` +
+          `(${this.earlyBytes} bytes) are parked; the limit is ${maxMessages} messages / ${maxBytes} bytes`,
+        'SEQ_GAP',
+      )
+    }
+    this.early.set(seq, { item, bytes })
+    this.earlyBytes += bytes
   }
 }

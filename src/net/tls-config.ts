@@ -41,7 +41,7 @@ export function peerFingerprint(sock: TLSSocket): string | undefined {
   return cert && typeof cert.fingerprint256 === 'string' && cert.fingerprint256.length > 0 ? cert.fingerprint256 : undefined
 }
 
-export type PeerCheck = { ok: true; label: string; fingerprint: string } | { ok: false; code: string; reason: string }
+export type PeerCheck = { ok: true; label: string; fingerprint: string } | { ok: false; code: string; reason: string; fingerprint?: string }
 
 /**
  * Pinning, after TLS: the certificate must be in the pin map (so a certificate merely issued by a
@@ -52,11 +52,11 @@ export function checkPeer(sock: TLSSocket, m: TlsMaterial): PeerCheck {
   if (!fp) return { ok: false, code: 'NO_CERTIFICATE', reason: 'the peer presented no certificate' }
   const label = m.trust.pins.get(fp)
   if (label === undefined) {
-    return { ok: false, code: 'NOT_PINNED', reason: `the peer certificate ${fp} is not in the trust list` }
+    return { ok: false, code: 'NOT_PINNED', reason: `the peer certificate ${fp} is not in the trust list`, fingerprint: fp }
   }
   if (m.rejectUnauthorized && !sock.authorized) {
     const code = String(sock.authorizationError ?? 'UNAUTHORIZED')
-    return { ok: false, code, reason: `${describeTlsError(code)} (${code})` }
+    return { ok: false, code, reason: `${describeTlsError(code)} (${code})`, fingerprint: fp }
   }
   return { ok: true, label, fingerprint: fp }
 }
@@ -72,8 +72,10 @@ const REASONS: Record<string, string> = {
   CERT_SIGNATURE_FAILURE: "the peer's certificate signature is invalid",
   ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE: 'the client sent no certificate',
   ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'the server requires a client certificate and none was sent',
-  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'the peer does not trust our certificate',
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: "the peer does not trust our certificate (it is not in the peer's trusted list)",
   ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'the peer rejected our certificate',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: 'the peer says our certificate has expired',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: 'the peer could not verify our certificate',
   ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: 'the peer could not verify our handshake signature (key mismatch?)',
   ERR_SSL_UNSUPPORTED_PROTOCOL: 'the peer does not speak TLS 1.3',
   ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: 'the peer does not speak TLS 1.3',
@@ -88,6 +90,27 @@ const REASONS: Record<string, string> = {
 
 export function describeTlsError(code: string | undefined, fallback = 'TLS handshake failed'): string {
   return (code && REASONS[code]) || fallback
+}
+
+/** The GOAWAY code a child sends to a client whose certificate it refuses. */
+export const CERTIFICATE_REFUSED = 'CERTIFICATE_REFUSED'
+
+const CERT_REASONS: Record<string, string> = {
+  CERT_HAS_EXPIRED: 'it has expired',
+  CERT_NOT_YET_VALID: 'it is not valid yet (check both clocks)',
+  INVALID_PURPOSE: 'its extendedKeyUsage lacks clientAuth',
+  CERT_SIGNATURE_FAILURE: 'its signature is invalid',
+}
+
+/**
+ * Why the child refuses a client certificate, worded for the client's operator (it travels in
+ * the GOAWAY, and the parent prints "<child> refused our certificate: <this>").
+ */
+export function describeCertRefusal(code: string, fingerprint?: string): string {
+  const which = fingerprint ? `certificate SHA-256 ${fingerprint}` : 'the certificate'
+  if (code === 'NO_CERTIFICATE') return "no client certificate was sent; the child accepts only parents whose certificate is in its trusted list (--trust)"
+  if (code === 'NOT_PINNED') return `${which} is not in the child's trusted list (--trust)`
+  return `${which} is in the child's trusted list but ${CERT_REASONS[code] ?? describeTlsError(code, 'failed verification')} (${code})`
 }
 
 /** Remote address without the IPv4-mapped IPv6 prefix. */

@@ -22,6 +22,8 @@ export interface LinkStats {
   rttMs: number | null
   messagesSent: number
   messagesReceived: number
+  /** Received messages dropped because they were empty, nil or not decodable (each reported on 'error'). */
+  messagesDropped: number
   duplicatesDropped: number
   retransmitted: number
   /** Messages/bytes queued or sent but not yet acknowledged by the peer. */

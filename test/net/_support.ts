@@ -56,6 +56,8 @@ export function serverOpts(c: CertSet, extra: Partial<LinkServerOptions> = {}): 
       trust: [c.parent.certPath, c.parent2.certPath, c.expired.certPath, c.serverOnly.certPath],
     },
     ...FAST,
+    // tests wait for particular refusals, several of the same kind from 127.0.0.1 each second
+    refusalsPerSecond: 1000,
     ...extra,
   }
 }
@@ -193,7 +195,8 @@ export function untilClosed(sock: tls.TLSSocket): Promise<Buffer> {
 
 /**
  * A TCP relay between client and server that can fail like a real network: `freeze()` stops
- * forwarding without closing anything (a peer that stops answering), `cutClientSide()` kills the
+ * forwarding without closing anything (a peer that stops answering; new connections are held
+ * until `thaw()`, as on a partitioned network), `cutClientSide()` kills the
  * client's half only (the server is left with a half-open connection), `thaw()` resumes forwarding.
  */
 export interface Relay {
@@ -207,7 +210,10 @@ export interface Relay {
 export async function makeRelay(targetPort: number): Promise<Relay> {
   const { createServer, connect } = await import('node:net')
   const pairs: Array<{ a: import('node:net').Socket; b: import('node:net').Socket; frozen: boolean }> = []
-  const srv = createServer((a) => {
+  // While frozen, new connections are accepted but held (not forwarded) until thaw().
+  let holding = false
+  const held: import('node:net').Socket[] = []
+  const forward = (a: import('node:net').Socket): void => {
     const b = connect(targetPort, '127.0.0.1')
     a.on('error', () => {})
     b.on('error', () => {})
@@ -216,12 +222,19 @@ export async function makeRelay(targetPort: number): Promise<Relay> {
     a.on('close', () => { if (!pairs.find((p) => p.a === a)?.frozen) b.destroy() })
     b.on('close', () => a.destroy())
     pairs.push({ a, b, frozen: false })
+  }
+  const srv = createServer((a) => {
+    if (!holding) return forward(a)
+    a.on('error', () => {})
+    a.pause()
+    held.push(a)
   })
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
   const port = (srv.address() as { port: number }).port
   return {
     port,
     freeze() {
+      holding = true
       for (const p of pairs) {
         p.frozen = true
         p.a.unpipe(p.b)
@@ -231,6 +244,8 @@ export async function makeRelay(targetPort: number): Promise<Relay> {
       }
     },
     thaw() {
+      holding = false
+      for (const a of held.splice(0)) if (!a.destroyed) forward(a)
       for (const p of pairs) {
         if (p.a.destroyed || p.b.destroyed) continue
         p.frozen = false
@@ -251,6 +266,7 @@ export async function makeRelay(targetPort: number): Promise<Relay> {
       }
     },
     async close() {
+      for (const a of held.splice(0)) a.destroy()
       for (const p of pairs) {
         p.a.destroy()
         p.b.destroy()
@@ -258,4 +274,73 @@ export async function makeRelay(targetPort: number): Promise<Relay> {
       await new Promise((r) => srv.close(r))
     },
   }
+}
+
+/**
+ * A hand-driven parent: TLS with a trusted certificate, HELLO, then whatever frames the test
+ * writes. Every frame the server sends is parsed and kept in `frames`.
+ */
+export interface RawParent {
+  sock: tls.TLSSocket
+  frames: import('../../src/net/frame.js').Frame[]
+  welcome: Record<string, any>
+  /** Resolves with the first received frame (past or future) that passes `pred`. */
+  next(pred: (f: import('../../src/net/frame.js').Frame) => boolean, ms?: number): Promise<import('../../src/net/frame.js').Frame>
+  closed: Promise<void>
+}
+
+export async function rawParent(port: number, c: CertSet, o: { cert?: MadeCert; hello?: Record<string, unknown> } = {}): Promise<RawParent> {
+  const { Deframer } = await import('../../src/net/deframer.js')
+  const { decodePayload } = await import('../../src/net/frame.js')
+  const sock = await rawTls(port, { cert: o.cert ?? c.parent, ca: [c.child.certPem] })
+  const frames: RawParent['frames'] = []
+  const waiters: Array<{ pred: (f: any) => boolean; resolve: (f: any) => void }> = []
+  const deframer = new Deframer((f) => {
+    const copy = { ...f, payload: Buffer.from(f.payload) }
+    frames.push(copy)
+    for (const w of [...waiters]) if (w.pred(copy)) {
+      waiters.splice(waiters.indexOf(w), 1)
+      w.resolve(copy)
+    }
+  }, 0xffffffff)
+  sock.on('data', (d: Buffer) => deframer.push(d))
+  const closed = new Promise<void>((r) => sock.once('close', () => r()))
+  const next: RawParent['next'] = (pred, ms = 5000) => {
+    const have = frames.find(pred)
+    if (have) return Promise.resolve(have)
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no matching frame within ${ms} ms (got types ${frames.map((f) => f.type)})`)), ms)
+      waiters.push({ pred, resolve: (f) => { clearTimeout(t); resolve(f) } })
+    })
+  }
+  sock.write(helloFrame({ nodeId: 'raw-parent', ...o.hello }))
+  const w = await next((f) => f.type === FrameType.WELCOME || f.type === FrameType.GOAWAY)
+  if (w.type !== FrameType.WELCOME) throw new Error(`raw parent refused: ${JSON.stringify(decodePayload(w))}`)
+  return { sock, frames, welcome: decodePayload(w) as Record<string, any>, next, closed }
+}
+
+/** A MSG frame with an explicit sequence number and payload bytes (which may be anything). */
+export function msgFrame(seq: number, payload: Buffer, flags = 0): Buffer {
+  const f = Buffer.alloc(10 + payload.length)
+  f.writeUInt32BE(6 + payload.length, 0)
+  f[4] = FrameType.MSG
+  f[5] = flags
+  f.writeUInt32BE(seq >>> 0, 6)
+  payload.copy(f, 10)
+  return f
+}
+
+/** Collects what the link layer writes to stderr (rate-limited reports nobody listened for). */
+export function captureStderr(): { lines: string[]; restore(): void } {
+  const lines: string[] = []
+  const original = process.stderr.write.bind(process.stderr)
+  process.stderr.write = ((chunk: any, ...rest: any[]) => {
+    const text = String(chunk)
+    if (text.startsWith('discordoo-sharding:')) {
+      lines.push(text)
+      return true
+    }
+    return original(chunk, ...rest)
+  }) as typeof process.stderr.write
+  return { lines, restore: () => void (process.stderr.write = original) }
 }

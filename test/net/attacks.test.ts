@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { LinkClient } from '../../src/net/client.js'
 import { LinkServer } from '../../src/net/server.js'
 import { FrameType } from '../../src/net/constants.js'
-import { encodeEmptyFrame, encodeFrame } from '../../src/net/frame.js'
+import { decodePayload, encodeEmptyFrame, encodeFrame, parseFrame } from '../../src/net/frame.js'
 import type { RefusedEvent } from '../../src/net/client.js'
 import { Cleanup, assertExchanging, clientOpts, connectPair, dropCertSet, helloFrame, makeCertSet, rawTls, untilClosed, waitEvent, type CertSet } from './_support.js'
 
@@ -35,44 +35,57 @@ afterEach(async () => {
 const refusal = (pred: (e: RefusedEvent) => boolean = () => true): Promise<RefusedEvent> => waitEvent<RefusedEvent>(server, 'refused', pred)
 
 describe('TLS-level refusals', () => {
-  it('a client without a certificate', async () => {
-    const refused = refusal()
-    const err = await rawTls(port, { ca: [c.child.certPem] }).then(
-      (s) => new Promise((resolve) => { s.on('error', resolve); s.on('close', () => resolve('closed')) }),
-      (e) => e,
-    )
-    expect(String((err as Error)?.message ?? err)).toMatch(/certificate required|closed|alert/i)
+  it('a client without a certificate: refused after TLS with a GOAWAY that says why', async () => {
+    const refused = refusal((e) => e.code === 'NO_CERTIFICATE')
+    const s = await rawTls(port, { ca: [c.child.certPem] })
+    const received = await untilClosed(s)
     const r = await refused
-    expect(r.code).toBe('ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE')
-    expect(r.reason).toContain('sent no certificate')
+    expect(r.reason).toContain('presented no certificate')
     expect(r.remoteAddress).toBe('127.0.0.1')
+    expect(received[4]).toBe(FrameType.GOAWAY)
+    expect(decodePayload(parseFrame(received.subarray(4)))).toEqual({ code: 'CERTIFICATE_REFUSED', reason: expect.stringContaining('no client certificate was sent') })
   })
 
-  it('a client certificate that is not in the trust list', async () => {
-    const refused = refusal()
+  it('a client certificate that is not in the trust list: the parent is told which list to fix', async () => {
+    const refused = refusal((e) => e.code === 'NOT_PINNED')
     const stranger = cleanup.add(new LinkClient(clientOpts(c, port, { tls: { cert: c.stranger.certPath, key: c.stranger.keyPath, trust: [c.child.certPath] } })))
     const atStranger = waitEvent<RefusedEvent>(stranger, 'refused')
     stranger.connect()
     const [r, rs] = await Promise.all([refused, atStranger])
-    expect(r.code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT')
-    expect(r.reason).toContain('not in this side')
-    // TLS 1.3: the client saw secureConnect, so only the missing WELCOME tells it
-    expect(rs.code).toBe('HANDSHAKE_CLOSED')
-    expect(rs.reason).toContain('does not trust')
+    expect(r.reason).toContain('is not in the trust list')
+    // TLS 1.3: the client saw secureConnect; the child's GOAWAY says what is wrong
+    expect(rs.code).toBe('CERTIFICATE_REFUSED')
+    expect(rs.error.remote).toBe(true)
+    expect(rs.reason).toMatch(/refused our certificate: certificate SHA-256 [0-9A-F:]+ is not in the child's trusted list \(--trust\)/)
     await stranger.close()
   })
 
+  it('a child that refuses in TLS without a word (older versions): the parent still says what to check', async () => {
+    const tls = await import('node:tls')
+    const old = tls.createServer({ cert: c.child.certPem, key: c.child.keyPem, ca: [c.stranger.certPem], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' })
+    old.on('tlsClientError', () => {})
+    await new Promise<void>((r) => old.listen(0, '127.0.0.1', r))
+    const p = cleanup.add(new LinkClient(clientOpts(c, (old.address() as { port: number }).port)))
+    const r = waitEvent<RefusedEvent>(p, 'refused')
+    p.connect()
+    const e = await r
+    expect(['HANDSHAKE_CLOSED', 'HANDSHAKE_RESET']).toContain(e.code)
+    expect(e.reason).toContain("it probably refused our certificate: check that it is in the child's trusted list (--trust)")
+    await p.close()
+    await new Promise((res) => old.close(res))
+  })
+
   it('an expired client certificate (even though it is listed)', async () => {
-    const refused = refusal()
+    const refused = refusal((e) => e.code === 'CERT_HAS_EXPIRED')
     const s = await rawTls(port, { cert: c.expired, ca: [c.child.certPem] })
-    await untilClosed(s)
+    const received = await untilClosed(s)
     const r = await refused
-    expect(r.code).toBe('CERT_HAS_EXPIRED')
     expect(r.reason).toContain('expired')
+    expect(decodePayload(parseFrame(received.subarray(4)))).toMatchObject({ code: 'CERTIFICATE_REFUSED', reason: expect.stringContaining('has expired (CERT_HAS_EXPIRED)') })
   })
 
   it('a client certificate whose extendedKeyUsage lacks clientAuth', async () => {
-    const refused = refusal()
+    const refused = refusal((e) => e.code === 'INVALID_PURPOSE')
     const s = await rawTls(port, { cert: c.serverOnly, ca: [c.child.certPem] })
     await untilClosed(s)
     const r = await refused

@@ -28,21 +28,33 @@ describe('liveness', () => {
   it('both ends detect a peer that stops answering (frozen wire), then resume', async () => {
     const { server, client, relay } = await relayedPair({ heartbeatIntervalMs: 100, heartbeatTimeoutMs: 400 })
     const atServer = collect(server)
-    const t0 = performance.now()
+    const order: string[] = []
+    for (const [name, link] of [['server', server], ['client', client]] as const) {
+      link.on('down', () => order.push(`${name} down`))
+      link.on('up', () => order.push(`${name} up`))
+    }
     const downs = Promise.all([waitEvent(server, 'down'), waitEvent(client, 'down')])
     relay.freeze()
     client.send('sent into the void')
     const [ds, dc] = await downs
-    const took = performance.now() - t0
-    expect(ds.error.reason).toBe('LIVENESS')
-    expect(dc.error.reason).toBe('LIVENESS')
-    expect(dc.error.message).toMatch(/no data from the peer for \d+ ms \(limit 400 ms\)/)
-    expect(took).toBeGreaterThanOrEqual(300) // silence began at the last PING before the freeze
-    expect(took).toBeLessThan(2000)
-    // the client reconnects through the relay (new connections flow) and resumes the session
-    await waitEvent(client, 'up', (e) => e.resumed)
+    // Declared dead by the liveness rule, not by a socket error, and only after the limit passed
+    // (the silence each side measured is in the message; no wall-clock bound of the test's own).
+    for (const d of [ds, dc]) {
+      expect(d.error.reason).toBe('LIVENESS')
+      const silent = Number(/no data from the peer for (\d+) ms \(limit 400 ms\)/.exec(d.error.message)?.[1])
+      expect(silent).toBeGreaterThanOrEqual(400)
+    }
+    expect(server.up).toBe(false)
+    expect(client.up).toBe(false)
+    // the network heals: the client's reconnect (held by the relay so far) resumes the session
+    const resumed = waitEvent(client, 'up', (e) => e.resumed)
+    relay.thaw()
+    await resumed
     await atServer.until(1)
     expect(atServer.values).toEqual(['sent into the void'])
+    expect(order.slice(0, 2).sort()).toEqual(['client down', 'server down'])
+    expect(order.slice(2).sort()).toEqual(['client up', 'server up'])
+    expect(server.stats().resumes).toBe(1)
   })
 
   it('the client gives up on a server that never sends WELCOME after handshakeTimeoutMs and retries', async () => {
@@ -58,13 +70,13 @@ describe('liveness', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))
     const port = (silent.address() as { port: number }).port
     const client = cleanup.add(new LinkClient(clientOpts(c, port, { handshakeTimeoutMs: 300 })))
-    const t0 = performance.now()
     const retry = waitEvent(client, 'reconnecting')
     client.connect()
     const r = await retry
     expect(r.error.code).toBe('TIMEOUT')
-    expect(r.error.message).toContain('no WELCOME')
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(290)
+    expect(r.error.message).toContain('no WELCOME from 127.0.0.1')
+    expect(r.error.message).toContain('within 300 ms')
+    expect(r.attempt).toBe(1)
     expect(client.up).toBe(false)
     await client.close()
     for (const s of sockets) s.destroy()

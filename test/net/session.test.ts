@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { BackpressureError } from '../../src/net/errors.js'
 import { Inbox, Outbox, seqFromWire, seqToWire } from '../../src/net/session.js'
 import { Backoff } from '../../src/net/backoff.js'
+import { ReportLimiter } from '../../src/net/report-limiter.js'
 
 const frame = (n: number): Buffer => Buffer.alloc(n)
 
@@ -80,10 +81,33 @@ describe('Inbox', () => {
   })
 
   it('fails when too many messages wait for a gap', () => {
-    const i = new Inbox<number>(2)
+    const i = new Inbox<number>({ maxMessages: 2, maxBytes: 1 << 20 })
     i.accept(2, 2)
     i.accept(3, 3)
     expect(() => i.accept(4, 4)).toThrow(expect.objectContaining({ code: 'SEQ_GAP' }))
+  })
+
+  it('bounds parking in bytes, and releases the bytes on delivery', () => {
+    const i = new Inbox<string>({ maxMessages: 100, maxBytes: 3 * 1024 * 1024 })
+    const MiB = 1024 * 1024
+    i.accept(2, 'b', MiB)
+    i.accept(3, 'c', MiB)
+    i.accept(4, 'd', MiB)
+    expect(i.parkedBytes).toBe(3 * MiB)
+    expect(() => i.accept(5, 'e', 1)).toThrow(expect.objectContaining({ code: 'SEQ_GAP', message: expect.stringContaining('3145728 bytes') }))
+    expect(i.parked).toBe(3)
+    expect(i.accept(1, 'a', MiB)).toEqual(['a', 'b', 'c', 'd'])
+    expect(i.parkedBytes).toBe(0)
+    expect(i.accept(5, 'e', MiB)).toEqual(['e'])
+  })
+
+  it('refuses to park at all when parking is not allowed (a single TLS stream)', () => {
+    const i = new Inbox<string>()
+    expect(i.accept(1, 'a', 1, false)).toEqual(['a'])
+    expect(() => i.accept(3, 'c', 1, false)).toThrow(expect.objectContaining({ code: 'SEQ_GAP', message: expect.stringContaining('cannot skip') }))
+    expect(i.parked).toBe(0)
+    expect(i.accept(1, 'a', 1, false)).toEqual([]) // a duplicate is still fine
+    expect(i.accept(2, 'b', 1, false)).toEqual(['b'])
   })
 
   it('simulated resume: shuffled resends over two paths still deliver exactly once in order', () => {
@@ -107,6 +131,33 @@ describe('Inbox', () => {
       got.push(...inbox.accept(resend[k]!, resend[k]!))
     }
     expect(got).toEqual(Array.from({ length: 500 }, (_, i) => i + 1))
+  })
+})
+
+describe('ReportLimiter', () => {
+  it('lets a few reports per key and second through, counts the rest, and sums them up per key', () => {
+    const l = new ReportLimiter<string>({ perSecond: 3, summaryMs: 10_000 })
+    const admitted = Array.from({ length: 10 }, () => l.admit('1.2.3.4 TIMEOUT', 5_000)).filter(Boolean).length
+    expect(admitted).toBe(3)
+    expect(l.admit('1.2.3.4 NOT_PINNED', 5_000)).toBe(true) // another code has its own budget
+    expect(l.admit('1.2.3.4 TIMEOUT', 6_000)).toBe(true) // the next second
+    expect(l.pending).toBe(true)
+    expect(l.drain()).toEqual([{ key: '1.2.3.4 TIMEOUT', count: 7 }])
+    expect(l.pending).toBe(false)
+    expect(l.drain()).toEqual([])
+  })
+
+  it('tracks at most maxKeys keys; the rest share one overflow budget', () => {
+    const l = new ReportLimiter<number>({ perSecond: 1, summaryMs: 10_000, maxKeys: 4 })
+    for (let k = 0; k < 4; k++) expect(l.admit(k, 0)).toBe(true)
+    expect(l.admit(100, 0)).toBe(true)
+    expect(l.admit(101, 0)).toBe(false)
+    expect(l.admit(102, 0)).toBe(false)
+    expect(l.drain()).toEqual([{ key: null, count: 2 }])
+    // idle keys are forgotten, so new keys get their own budget again
+    for (let k = 0; k < 4; k++) l.admit(k, 1_000)
+    expect(l.admit(200, 2_000)).toBe(true)
+    expect(l.admit(201, 2_000)).toBe(true)
   })
 })
 
