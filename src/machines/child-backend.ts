@@ -110,7 +110,8 @@ export class ChildBackend extends PoolBackend implements Backend {
     })
     this.server.on('refused', (e: RefusedEvent) => this.events.emitEvent('machineError', { machine: 'parent', address: e.remoteAddress, code: e.code, reason: e.reason }))
     this.server.on('warning', (w) => this.events.emitEvent('debug', `tls: ${w}`))
-    this.server.on('error', (err: Error) => this.events.emitEvent('debug', `parent link: ${err.message}`))
+    // The link drops messages it cannot read (empty, nil, undecodable) and says why here.
+    this.server.on('error', (err: Error) => this.events.emitEvent('machineError', { machine: 'parent', code: (err as ShardingError).code ?? 'LINK', reason: err.message }))
   }
 
   get totalShards(): number | null {
