@@ -1,0 +1,113 @@
+// The harness's handle on the parent manager process (bench/chaos/parent-proc.mjs): start it, make
+// calls through it, read its status, crash it, stop it. One handle per process ("generation").
+import { fork } from 'node:child_process'
+import { EventEmitter } from 'node:events'
+import { fileURLToPath } from 'node:url'
+
+const PARENT_PROC = fileURLToPath(new URL('./parent-proc.mjs', import.meta.url))
+
+export class ParentHandle extends EventEmitter {
+  #pending = new Map()
+  #nextId = 0
+
+  constructor(generation, optionsFile, { verbose = false } = {}) {
+    super()
+    this.generation = generation
+    this.caller = `parent:${generation}`
+    this.spawnedAt = Date.now()
+    this.started = false
+    this.startMs = null
+    this.startError = null
+    this.exited = false
+    this.proc = fork(PARENT_PROC, [optionsFile], { stdio: ['ignore', verbose ? 'inherit' : 'ignore', 'pipe', 'ipc'] })
+    this.pid = this.proc.pid
+    this.stderr = ''
+    this.proc.stderr.setEncoding('utf8').on('data', (d) => {
+      this.stderr = (this.stderr + d).slice(-4000)
+    })
+    this.proc.on('message', (msg) => this.#onMessage(msg))
+    this.proc.on('error', () => {})
+    this.exitedPromise = new Promise((resolve) =>
+      this.proc.once('exit', (code, signal) => {
+        this.exited = true
+        this.exitInfo = { code, signal }
+        for (const p of this.#pending.values()) p.resolve(null)
+        this.#pending.clear()
+        this.emit('exit', this.exitInfo)
+        resolve(this.exitInfo)
+      }),
+    )
+  }
+
+  #onMessage(msg) {
+    if (msg.t === 'started') {
+      this.started = true
+      this.startMs = msg.ms
+      this.emit('started', msg)
+    } else if (msg.t === 'startFailed') {
+      this.startError = msg.error
+      this.emit('startFailed', msg)
+    } else if (msg.t === 'event') {
+      this.emit('managerEvent', msg)
+    } else if (msg.t === 'result') {
+      this.emit('result', msg)
+    } else if (msg.id !== undefined && this.#pending.has(msg.id)) {
+      const p = this.#pending.get(msg.id)
+      this.#pending.delete(msg.id)
+      p.resolve(msg)
+    }
+  }
+
+  #ask(msg, timeoutMs) {
+    if (this.exited || !this.proc.connected) return Promise.resolve(null)
+    const id = `q${++this.#nextId}`
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id)
+        resolve(null)
+      }, timeoutMs)
+      this.#pending.set(id, { resolve: (v) => (clearTimeout(timer), resolve(v)) })
+      try {
+        this.proc.send({ ...msg, id })
+      } catch {
+        this.#pending.delete(id)
+        clearTimeout(timer)
+        resolve(null)
+      }
+    })
+  }
+
+  /** Fire one API call; its outcome arrives as a 'result' event with the same id. False when it could not be sent. */
+  call(id, op, timeout, arg) {
+    if (this.exited || !this.proc.connected) return false
+    try {
+      this.proc.send({ t: 'call', id, op, timeout, arg })
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** status() of the manager, or null (not answering within `timeoutMs`, or gone). */
+  async status(timeoutMs = 2000) {
+    const reply = await this.#ask({ t: 'status' }, timeoutMs)
+    return reply?.status ?? null
+  }
+
+  /** manager.stop(); resolves { ok, error?, ms } or { ok: false, hung: true } after `timeoutMs`. */
+  async stop(timeoutMs) {
+    const t0 = Date.now()
+    const reply = await this.#ask({ t: 'stop' }, timeoutMs)
+    if (!reply) return { ok: false, hung: !this.exited, gone: this.exited, ms: Date.now() - t0 }
+    return { ok: reply.ok, error: reply.error, ms: Date.now() - t0 }
+  }
+
+  kill(signal = 'SIGKILL') {
+    if (this.exited) return false
+    try {
+      return this.proc.kill(signal)
+    } catch {
+      return false
+    }
+  }
+}
