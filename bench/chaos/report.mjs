@@ -1,6 +1,7 @@
 // Turns a finished run into a summary object (pure) and prints it as Markdown that can be pasted
 // into BENCHMARKS.md. The checks that decide the exit code are computed here.
 import { FAULT_KINDS, FAULT_LABELS } from './plan.mjs'
+import { GRACE_MS } from './ledger.mjs'
 import { summarize } from './readiness.mjs'
 
 const QUOTA_OF = { kill: 'kills', cut: 'cuts', parentRestart: 'parentRestarts', childRestart: 'childRestarts', hang: 'hangs', fill: 'fills' }
@@ -21,6 +22,7 @@ export function summarizeCalls(calls, faults) {
   const byCode = {}
   const byFault = {}
   const onPurpose = {} // ops that fail on purpose: op → outcome → n
+  const byOp = {} // 'source op' → verdict and timing counts, worst overrun of deadline + grace
   const samples = { wrongType: [], unexpectedSuccess: [], hung: [], late: [] }
   for (const c of calls) {
     const s = bySource[c.source] ?? (bySource[c.source] = emptyCalls())
@@ -30,6 +32,11 @@ export function summarizeCalls(calls, faults) {
     s[c.timing]++
     const o = c.outcome
     const kind = faultDuring(faults, c.at, c.at + (o?.ms ?? c.timeout))
+    const op = (byOp[`${c.source} ${c.op}`] ??= { ...emptyCalls(), worstOverMs: 0 })
+    op.made++
+    if (c.verdict !== 'lost') op[c.verdict]++
+    op[c.timing]++
+    if (o) op.worstOverMs = Math.max(op.worstOverMs, o.ms - c.timeout - GRACE_MS)
     if (c.expect) {
       const key = !o ? c.timing : o.ok ? 'ok' : (o.code ?? o.name)
       onPurpose[c.op] ??= { expect: c.expect }
@@ -46,12 +53,12 @@ export function summarizeCalls(calls, faults) {
   }
   const total = emptyCalls()
   for (const s of Object.values(bySource)) for (const k of Object.keys(total)) total[k] += s[k] ?? 0
-  return { bySource, total, byCode, byFault, onPurpose, samples }
+  return { bySource, total, byCode, byFault, onPurpose, byOp, samples }
 }
 
 function sample(c, fault) {
   const o = c.outcome ?? {}
-  return { source: c.source, op: c.op, timeout: c.timeout, ms: o.ms ?? null, code: o.code ?? null, name: o.name ?? null, message: o.message ?? null, partialErrors: o.partialErrors, fault }
+  return { id: c.id, at: c.at, source: c.source, op: c.op, timeout: c.timeout, ms: o.ms ?? null, code: o.code ?? null, name: o.name ?? null, message: o.message ?? null, partialErrors: o.partialErrors, fault }
 }
 
 export function buildSummary(run) {
@@ -164,6 +171,8 @@ export function formatSummary(s, { command = 'npm run chaos' } = {}) {
     for (const [code, n] of codes) lines.push(`| ${code} | ${n.parent} | ${n.instance} | ${kinds.map((k) => s.calls.byFault[k]?.[code] ?? 0).join(' | ')} |`)
     lines.push('')
   }
+  const lateOps = Object.entries(s.calls.byOp).filter(([, v]) => v.late + v.hung > 0).sort((a, b) => b[1].late + b[1].hung - (a[1].late + a[1].hung))
+  if (lateOps.length) lines.push(`Late or hung calls by op: ${lateOps.map(([k, v]) => `${k} ${v.late + v.hung}/${v.made} (worst ${ms(v.worstOverMs)} past deadline + 1 s)`).join(', ')}.`, '')
   const purpose = Object.entries(s.calls.onPurpose).map(([op, v]) => {
     const { expect, ...rest } = v
     return `\`${op}\` (must fail with ${expect}): ${Object.entries(rest).map(([k, n]) => `${n} ${k}`).join(', ')}`

@@ -122,13 +122,13 @@ export class ChaosRun {
   }
 
   /** Polls until all-ready and `until(state)`; resolves with the time, or null after `timeoutMs` / on abort. */
-  async waitReady(until = () => true, timeoutMs = this.config.recoverMs) {
+  async waitReady(until = () => true, timeoutMs = this.config.recoverMs, { evenIfAborted = false } = {}) {
     const end = Date.now() + timeoutMs
-    while (!this.aborted) {
+    while (evenIfAborted || !this.aborted) {
       const s = await this.poll()
       if (s.ready && until(s)) return Date.now()
       if (Date.now() > end) return null
-      await this.sleep(100)
+      await (evenIfAborted ? new Promise((r) => setTimeout(r, 100)) : this.sleep(100))
     }
     return null
   }
@@ -195,7 +195,7 @@ export class ChaosRun {
 
   async injectOne(event) {
     const injectAt = Date.now()
-    this.currentFault = { kind: event.kind, seq: event.seq, injectAt }
+    this.currentFault = { kind: event.kind, variant: event.signal ?? event.mode ?? null, seq: event.seq, injectAt }
     const result = await INJECTORS[event.kind](this, event)
     const readyAt = await this.waitReady(result.until)
     const record = { ...event, injectAt, endAt: result.endAt, readyAt, recoverMs: readyAt === null ? null : readyAt - result.endAt, targets: result.targets, count: result.killedCount ?? result.targets.length }
@@ -241,7 +241,10 @@ export class ChaosRun {
     this.traffic?.stop()
     const sd = this.shutdown
     try {
+      // An interrupted fault may have left a link cut: heal everything so stop() can reach every machine.
+      for (const p of this.owned.proxies ?? []) p.restore()
       const parent = this.parent
+      if (parent?.started && !parent.exited && this.aborted) await this.waitReady((s) => Object.values(s.linksUp).every(Boolean), 15_000, { evenIfAborted: true })
       if (parent && !parent.exited) {
         sd.stop = await parent.stop(30_000)
         if (sd.stop.hung) this.finding('stop-hung', `parent.stop() did not settle within 30 s`)
@@ -252,14 +255,16 @@ export class ChaosRun {
       const left = await this.registry.waitGone(instances, 10_000)
       sd.instancesLeftAfterStop = left.map((e) => e.pid)
       for (const e of left) this.finding('process-left', `instance ${e.instance} (pid ${e.pid}) still running 10 s after parent.stop() resolved`, { pid: e.pid })
-      for (const m of this.topo?.machines ?? []) {
-        m.expectedExit = true
-        const exit = await m.kill('SIGTERM', 15_000)
-        if (m.running) {
-          this.finding('child-stop-hung', `child manager ${m.id} still running 15 s after SIGTERM`)
-          await m.kill('SIGKILL', 5000)
-        } else if (exit && exit.code !== 0) this.finding('child-exit-code', `child manager ${m.id} exited with ${exit.code ?? exit.signal} on SIGTERM`)
-      }
+      await Promise.all(
+        (this.topo?.machines ?? []).map(async (m) => {
+          m.expectedExit = true
+          const exit = await m.kill('SIGTERM', 15_000)
+          if (m.running) {
+            this.finding('child-stop-hung', `child manager ${m.id} still running 15 s after SIGTERM`)
+            await m.kill('SIGKILL', 5000)
+          } else if (exit && exit.code !== 0) this.finding('child-exit-code', `child manager ${m.id} exited with ${exit.code ?? exit.signal} on SIGTERM`)
+        }),
+      )
       for (const p of this.parents) {
         p.expectedExit = true
         p.kill('SIGTERM')

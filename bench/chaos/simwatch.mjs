@@ -29,7 +29,8 @@ export class SimulatorWatch {
   }
 
   count(how) {
-    const key = this.phase === 'initial' ? 'initial' : (this.run.currentFault?.kind ?? 'steady')
+    const f = this.run.currentFault
+    const key = this.phase === 'initial' ? 'initial' : f ? `${f.kind}${f.variant ? ` ${f.variant}` : ''}` : 'steady'
     this.comebacks[key] ??= { identify: 0, resume: 0 }
     this.comebacks[key][how]++
     this.checkDuplicates()
