@@ -3,7 +3,7 @@
 // Pure: no I/O, so it is unit-tested.
 
 /** Fault quotas of the default 10-minute run; shorter or longer runs scale them. */
-export const QUOTAS_PER_10_MIN = { kills: 100, cuts: 50, parentRestarts: 5, childRestarts: 10, hangs: 10, fills: 5 }
+export const QUOTAS_PER_10_MIN = { kills: 100, cuts: 50, parentRestarts: 5, childRestarts: 10, hangs: 10, fills: 5, respawns: 6 }
 
 const NUMBER_FIELDS = {
   machines: ['machines', 2, 1, 8],
@@ -20,6 +20,7 @@ const NUMBER_FIELDS = {
   childRestarts: ['child-restarts', null, 0, 10_000],
   hangs: ['hangs', null, 0, 10_000],
   fills: ['fills', null, 0, 10_000],
+  respawns: ['respawns', null, 0, 10_000],
   seed: ['seed', null, 0, 2 ** 32 - 1],
 }
 
@@ -32,6 +33,7 @@ export const USAGE = `node bench/chaos.mjs [options]          (npm run chaos -- 
   --child-restarts <n>      child manager crashes      (default 10 per 10 min, at least 1)
   --hangs <n>               instance event-loop hangs  (default 10 per 10 min, at least 1)
   --fills <n>               links filled to backpressure (default 5 per 10 min, at least 1)
+  --respawns <n>            manager.respawn(id) calls, every other one with its link cut meanwhile (6 per 10 min, at least 1)
   --machines <n>            child managers (default 2), --shards-per-machine (6), --shards-per-instance (2)
   --max-concurrency <n>     identify concurrency (4),  --window-ms <ms> identify window (200)
   --parent-rate <n>         parent calls per second (5), --bot-interval <ms> per-instance call spacing (1000)
@@ -113,6 +115,7 @@ export function resolveConfig(flags = {}, env = {}) {
     childRestarts: config.childRestarts ?? scaled('childRestarts', true),
     hangs: config.hangs ?? scaled('hangs', true),
     fills: config.fills ?? scaled('fills', true),
+    respawns: config.respawns ?? scaled('respawns', true),
   }
   config.seed = config.seed ?? Math.floor(Math.random() * 2 ** 32)
   config.json = get('json') ?? null

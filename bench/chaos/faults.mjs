@@ -15,6 +15,24 @@ function pickDistinct(random, list, n) {
   return out
 }
 
+/**
+ * For faults planned `duringRespawn`: SIGKILL one instance (on `machines` when given) and wait a
+ * moment, so the fault lands while it is coming back. Returns { id, pid } or null.
+ */
+async function killFirst(run, event, machines = run.topo.machines) {
+  if (!event.duringRespawn) return null
+  const ids = machines.flatMap((m) => m.instanceIds).filter((id) => run.state.pids[id])
+  if (ids.length === 0) return null
+  const id = run.random.pick(ids)
+  const pid = run.state.pids[id]
+  if (!run.registry.kill(pid, 'SIGKILL')) return null
+  await run.sleep(100 + run.random.int(500))
+  return { id, pid }
+}
+
+const replaced = (first, s) => !first || (s.pids[first.id] && s.pids[first.id] !== first.pid)
+const firstLabel = (first) => (first ? ` after killing instance ${first.id} (pid ${first.pid})` : '')
+
 /** SIGKILL `size` random instances. */
 async function kill(run, event) {
   const { pids } = run.state
@@ -57,15 +75,16 @@ async function childRestart(run, event) {
 /** Cut `size` links at the proxy (reset or blackhole), hold, restore. Shards must keep running. */
 async function cut(run, event) {
   const machines = pickDistinct(run.random, run.topo.machines, event.size)
-  const before = Object.fromEntries(machines.map((m) => [m.id, instancesOf(m, run.state.pids)]))
+  const first = await killFirst(run, event, machines)
+  const before = Object.fromEntries(machines.map((m) => [m.id, instancesOf(m, run.state.pids).filter((p) => p !== first?.pid)]))
   for (const m of machines) m.proxy.cut(event.mode)
   await run.sleep(event.holdMs)
   const restoreAt = Date.now()
   for (const m of machines) m.proxy.restore()
   return {
-    targets: machines.map((m) => `${m.id} (${event.mode}, ${event.holdMs} ms)`),
+    targets: machines.map((m) => `${m.id} (${event.mode}, ${event.holdMs} ms${firstLabel(first)})`),
     endAt: restoreAt,
-    until: (s) => machines.every((m) => s.linksUp[m.id]),
+    until: (s) => machines.every((m) => s.linksUp[m.id]) && replaced(first, s),
     after: async () => {
       for (const m of machines) {
         const connect = run.managerEvents.find((e) => e.name === 'machineConnect' && e.data?.machine === m.id && e.at >= restoreAt)
@@ -82,9 +101,10 @@ async function cut(run, event) {
 }
 
 /** SIGKILL the parent process and start a new one, which must re-adopt every running instance. */
-async function parentRestart(run) {
+async function parentRestart(run, event) {
   const old = run.parent
-  const before = Object.values(run.state.pids)
+  const first = await killFirst(run, event)
+  const before = Object.values(run.state.pids).filter((p) => p !== first?.pid)
   old.expectedExit = true
   old.kill('SIGKILL')
   await old.exitedPromise
@@ -92,9 +112,9 @@ async function parentRestart(run) {
   const spawnAt = Date.now()
   const fresh = await run.startParent()
   return {
-    targets: [`parent ${old.generation} (pid ${old.pid}) → ${fresh.generation} (pid ${fresh.pid}, start() ${fresh.started ? `${fresh.startMs} ms` : 'did not settle'})`],
+    targets: [`parent ${old.generation} (pid ${old.pid})${firstLabel(first)} → ${fresh.generation} (pid ${fresh.pid}, start() ${fresh.started ? `${fresh.startMs} ms` : 'did not settle'})`],
     endAt: spawnAt,
-    until: () => run.parent.started,
+    until: (s) => run.parent.started && replaced(first, s),
     after: async () => {
       const now = Object.values(run.state.pids)
       const restarted = before.filter((p) => !now.includes(p))
@@ -148,4 +168,31 @@ async function fill(run) {
   return { targets: [`${machine.id} (${count} × ${bytes >> 20} MiB while stalled: ${JSON.stringify(codes)})`], endAt: Date.now(), until: (s) => s.linksUp[machine.id] }
 }
 
-export const INJECTORS = { kill, childRestart, cut, parentRestart, hang, fill }
+/**
+ * manager.respawn(id) through the parent: a graceful restart whose shards RESUME. It takes no
+ * deadline, so it must settle by itself; planned with `mode`, the machine's link is cut for a
+ * second while it runs.
+ */
+async function respawn(run, event) {
+  const id = run.random.pick(Object.keys(run.state.pids).map(Number))
+  const pid = run.state.pids[id]
+  const machine = run.topo.machines.find((m) => m.instanceIds.includes(id))
+  const t0 = Date.now()
+  const answer = run.parent.respawn(id, run.config.recoverMs)
+  if (event.mode) {
+    await run.sleep(100)
+    machine.proxy.cut('reset')
+    await run.sleep(1000)
+    machine.proxy.restore()
+  }
+  const reply = await answer
+  if (reply === null && !run.aborted) run.finding('respawn-hung', `manager.respawn(${id}) did not settle within ${run.config.recoverMs} ms${event.mode ? ' (its link was cut for 1 s meanwhile)' : ''}`)
+  else if (reply && !reply.ok) run.finding('respawn-rejected', `manager.respawn(${id}) rejected after ${reply.ms} ms: ${reply.error?.code} ${reply.error?.message}${event.mode ? ' (link cut meanwhile)' : ''}`)
+  return {
+    targets: [`instance ${id} (pid ${pid})${event.mode ? ', link cut for 1 s meanwhile' : ''}: respawn() ${reply ? (reply.ok ? `resolved in ${reply.ms} ms` : `rejected ${reply.error?.code}`) : 'never settled'}`],
+    endAt: t0,
+    until: (s) => s.pids[id] && s.pids[id] !== pid,
+  }
+}
+
+export const INJECTORS = { kill, childRestart, cut, parentRestart, hang, fill, respawn }

@@ -3,6 +3,7 @@
 //   harness → { t: 'call', id, op, timeout, arg }   run one public API call, answer { t: 'result', id, ... }
 //   harness → { t: 'status', id }                     answer { t: 'status', id, status }
 //   harness → { t: 'stop', id }                       manager.stop(), answer { t: 'stopped', id, ok, error }
+//   harness → { t: 'respawn', id, instance }          manager.respawn(instance), answer { t: 'respawned', id, ok, ms, error }
 //   parent  → { t: 'started', ms } | { t: 'startFailed', error } | { t: 'event', name, data, at }
 // Options come as JSON in the file named by argv[2]. The parent answers instances' requests
 // (`sharding.request(x)` with no target) itself.
@@ -29,6 +30,8 @@ setInterval(() => {
   stalledMs += Math.max(0, now - lastTick - 50)
   lastTick = now
 }, 50)
+// Includes a block still under way: after a long block, I/O callbacks run before the timer above.
+const stalledNow = () => stalledMs + Math.max(0, performance.now() - lastTick - 50)
 
 manager.on('error', () => {})
 manager.on('request', (req) => req.reply({ from: 'parent', pid: process.pid }))
@@ -66,10 +69,20 @@ process.on('message', async (msg) => {
     }
     return
   }
+  if (msg.t === 'respawn') {
+    const t0 = Date.now()
+    try {
+      await manager.respawn(msg.instance)
+      send({ t: 'respawned', id: msg.id, ok: true, ms: Date.now() - t0 })
+    } catch (err) {
+      send({ t: 'respawned', id: msg.id, ok: false, ms: Date.now() - t0, error: errorInfo(err) })
+    }
+    return
+  }
   if (msg.t === 'call') {
     const t0 = performance.now()
-    const stall0 = stalledMs
-    const done = (ok, extra) => send({ t: 'result', id: msg.id, ok, ms: Math.round(performance.now() - t0), stall: Math.round(stalledMs - stall0), ...extra })
+    const stall0 = stalledNow()
+    const done = (ok, extra) => send({ t: 'result', id: msg.id, ok, ms: Math.round(performance.now() - t0), stall: Math.round(stalledNow() - stall0), ...extra })
     try {
       const value = await runParentOp(manager, msg.op, msg.timeout, msg.arg)
       done(true, { partialErrors: Array.isArray(value) ? value.filter((e) => e && e.ok === false).map((e) => e.error?.code ?? e.error?.name ?? 'unknown') : undefined })

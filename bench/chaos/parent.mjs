@@ -102,6 +102,11 @@ export class ParentHandle extends EventEmitter {
     return { ok: reply.ok, error: reply.error, ms: Date.now() - t0 }
   }
 
+  /** manager.respawn(instance); resolves { ok, ms, error? }, or null if no answer within `timeoutMs` (or the parent died). */
+  respawn(instance, timeoutMs) {
+    return this.#ask({ t: 'respawn', instance }, timeoutMs)
+  }
+
   kill(signal = 'SIGKILL') {
     if (this.exited) return false
     try {

@@ -4,10 +4,11 @@ import { FAULT_KINDS, FAULT_LABELS } from './plan.mjs'
 import { GRACE_MS } from './ledger.mjs'
 import { summarize } from './readiness.mjs'
 
-const QUOTA_OF = { kill: 'kills', cut: 'cuts', parentRestart: 'parentRestarts', childRestart: 'childRestarts', hang: 'hangs', fill: 'fills' }
+const QUOTA_OF = { kill: 'kills', cut: 'cuts', parentRestart: 'parentRestarts', childRestart: 'childRestarts', hang: 'hangs', fill: 'fills', respawn: 'respawns' }
 
-/** The fault whose window [injected, back to all-ready] overlaps the call, or 'steady'. */
-export function faultDuring(faults, start, end) {
+/** The fault whose window [injected, back to all-ready] overlaps the call, 'startup' before the fault phase, or 'steady'. */
+export function faultDuring(faults, start, end, phaseStart = -Infinity) {
+  if (start < phaseStart) return 'startup'
   for (const f of faults) {
     const until = f.readyAt ?? f.endAt + 60_000
     if (f.injectAt <= end && start <= until) return f.kind
@@ -17,7 +18,7 @@ export function faultDuring(faults, start, end) {
 
 const emptyCalls = () => ({ made: 0, ok: 0, failed: 0, wrongType: 0, unexpectedSuccess: 0, inTime: 0, late: 0, lateStalled: 0, hung: 0, lost: 0 })
 
-export function summarizeCalls(calls, faults) {
+export function summarizeCalls(calls, faults, phaseStart) {
   const bySource = { parent: emptyCalls(), instance: emptyCalls() }
   const byCode = {}
   const byFault = {}
@@ -31,7 +32,7 @@ export function summarizeCalls(calls, faults) {
     if (c.verdict !== 'lost') s[c.verdict]++
     s[c.timing]++
     const o = c.outcome
-    const kind = faultDuring(faults, c.at, c.at + (o?.ms ?? c.timeout))
+    const kind = faultDuring(faults, c.at, c.at + (o?.ms ?? c.timeout), phaseStart)
     const op = (byOp[`${c.source} ${c.op}`] ??= { ...emptyCalls(), worstOverMs: 0 })
     op.made++
     if (c.verdict !== 'lost') op[c.verdict]++
@@ -58,7 +59,7 @@ export function summarizeCalls(calls, faults) {
 
 function sample(c, fault) {
   const o = c.outcome ?? {}
-  return { id: c.id, at: c.at, source: c.source, op: c.op, timeout: c.timeout, ms: o.ms ?? null, code: o.code ?? null, name: o.name ?? null, message: o.message ?? null, partialErrors: o.partialErrors, fault }
+  return { id: c.id, at: c.at, stall: o.stall ?? null, source: c.source, op: c.op, timeout: c.timeout, ms: o.ms ?? null, code: o.code ?? null, name: o.name ?? null, message: o.message ?? null, partialErrors: o.partialErrors, fault }
 }
 
 export function buildSummary(run) {
@@ -75,7 +76,7 @@ export function buildSummary(run) {
       notRecovered: list.filter((f) => f.readyAt === null).length,
     }
   }
-  const calls = summarizeCalls(run.ledger.all(), run.faults)
+  const calls = summarizeCalls(run.ledger.all(), run.faults, run.phaseStart)
   const dropped = run.linkReconnects.filter((r) => r.dropped && r.reconnectMs !== null)
   const comebacks = run.simWatch?.comebacks ?? {}
   const faultComebacks = Object.entries(comebacks).filter(([k]) => k !== 'initial')
@@ -119,7 +120,7 @@ function checks(run, s) {
   const notRecovered = Object.values(s.faults).reduce((n, f) => n + f.notRecovered, 0)
   const leftBehind = run.findings.filter((f) => f.kind === 'process-left').length
   const crashes = run.findings.filter((f) => /crashed|harness-error/.test(f.kind)).length
-  const startProblems = run.findings.filter((f) => /^start-|initial-start/.test(f.kind)).length
+  const startProblems = run.findings.filter((f) => /^start-|initial-start|^respawn-/.test(f.kind)).length
   const stopProblems = run.findings.filter((f) => /^stop-|child-stop-hung|child-exit-code/.test(f.kind)).length
   const missing = Object.entries(s.faults).filter(([, f]) => f.injected < f.planned).map(([k, f]) => `${k} ${f.injected}/${f.planned}`)
   return [
@@ -130,7 +131,7 @@ function checks(run, s) {
     { name: '0 identify violations', ok: s.sim.violations.length === 0, detail: `${s.sim.violations.length}` },
     { name: '0 duplicate live sessions', ok: s.sim.duplicates.length === 0, detail: `${s.sim.duplicates.length}` },
     { name: '0 processes left behind (orphans, hung instances, after stop)', ok: leftBehind === 0, detail: `${leftBehind}` },
-    { name: 'every start() and stop() settled', ok: startProblems + stopProblems === 0, detail: `${startProblems} start, ${stopProblems} stop problems` },
+    { name: 'every start(), respawn() and stop() settled', ok: startProblems + stopProblems === 0, detail: `${startProblems} start / respawn, ${stopProblems} stop problems` },
     { name: 'no manager process crashed by itself', ok: crashes === 0, detail: `${crashes}` },
     { name: 'every planned fault injected', ok: missing.length === 0, detail: missing.length ? missing.join(', ') : 'all' },
   ]

@@ -136,7 +136,7 @@ export class ChaosRun {
   sweep() {
     this.results?.poll()
     const newly = this.ledger.sweep(Date.now(), (c) => this.isAlive(c), (_caller, at) => this.stall.since(at))
-    for (const c of newly) this.log(`  HUNG ${c.source} ${c.op} (${c.id}, timeout ${c.timeout} ms) still pending ${Date.now() - c.at} ms after it was made`)
+    for (const c of newly) this.log(`  PENDING ${c.source} ${c.op} (${c.id}, timeout ${c.timeout} ms) ${Date.now() - c.at} ms after it was made; hung unless it settles`)
   }
 
   async execute() {
@@ -195,7 +195,7 @@ export class ChaosRun {
 
   async injectOne(event) {
     const injectAt = Date.now()
-    this.currentFault = { kind: event.kind, variant: event.signal ?? event.mode ?? null, seq: event.seq, injectAt }
+    this.currentFault = { kind: event.kind, variant: [event.signal ?? event.mode, event.duringRespawn ? 'during respawn' : null].filter(Boolean).join(', ') || null, seq: event.seq, injectAt }
     const result = await INJECTORS[event.kind](this, event)
     const readyAt = await this.waitReady(result.until)
     const record = { ...event, injectAt, endAt: result.endAt, readyAt, recoverMs: readyAt === null ? null : readyAt - result.endAt, targets: result.targets, count: result.killedCount ?? result.targets.length }

@@ -29,7 +29,8 @@ export class LoopStall {
       if (this.#samples[mid][0] < at) lo = mid + 1
       else hi = mid
     }
-    return this.#total - this.#samples[lo][1]
+    // Plus a block still under way (I/O callbacks can run before the sampling timer after a block).
+    return this.#total + Math.max(0, performance.now() - this.#last - TICK_MS) - this.#samples[lo][1]
   }
 
   stop() {

@@ -16,7 +16,7 @@ export const CHAOS_BOT = fileURLToPath(new URL('../../test/fixtures/chaos-bot.mj
 /** Link timings short enough that a cut is noticed and healed in well under a second. */
 export const LINK = { heartbeatInterval: 200, heartbeatTimeout: 1500, reconnectDelay: 100, maxReconnectDelay: 400 }
 
-function makeCert(dir, name) {
+export function makeCert(dir, name) {
   const certPath = join(dir, `${name}.crt`)
   const keyPath = join(dir, `${name}.key`)
   execFileSync(
@@ -28,7 +28,7 @@ function makeCert(dir, name) {
   return { certPath, keyPath }
 }
 
-async function freePort() {
+export async function freePort() {
   const server = createServer()
   await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
   const { port } = server.address()
@@ -38,8 +38,8 @@ async function freePort() {
 
 /** One `discordoo-child` process (restartable on the same port, certificate and environment). */
 export class ChildMachine {
-  constructor({ id, index, port, cert, trust, env, logFile, registry, verbose }) {
-    Object.assign(this, { id, index, port, cert, trust, env, logFile, registry, verbose })
+  constructor({ id, index, port, cert, trust, env, logFile, registry, verbose, file = CHAOS_BOT }) {
+    Object.assign(this, { id, index, port, cert, trust, env, logFile, registry, verbose, file })
     this.proc = null
     this.restarts = 0
   }
@@ -54,10 +54,10 @@ export class ChildMachine {
 
   /** Starts the process and resolves once it listens (rejects if it exits first or takes over 20 s). */
   async start() {
-    const args = ['--host', '127.0.0.1', '--port', String(this.port), '--file', CHAOS_BOT, '--cert', this.cert.certPath, '--key', this.cert.keyPath, '--trust', this.trust]
+    const args = ['--host', '127.0.0.1', '--port', String(this.port), '--file', this.file, '--cert', this.cert.certPath, '--key', this.cert.keyPath, '--trust', this.trust]
     const proc = spawn(process.execPath, [CHILD_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env } })
     this.proc = proc
-    this.registry.add(proc.pid, 'child manager', { machine: this.id })
+    this.registry?.add(proc.pid, 'child manager', { machine: this.id })
     this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })))
     let out = ''
     const onData = (d) => {

@@ -14,8 +14,8 @@ import { faultDuring, summarizeCalls } from '../../bench/chaos/report.mjs'
 
 describe('chaos config', () => {
   it('scales the 10-minute quotas with the duration, at least one of each fault', () => {
-    expect(resolveConfig({}, {}).quotas).toEqual({ kills: 100, cuts: 50, parentRestarts: 5, childRestarts: 10, hangs: 10, fills: 5 })
-    expect(resolveConfig({ duration: '60s' }, {}).quotas).toEqual({ kills: 10, cuts: 5, parentRestarts: 1, childRestarts: 1, hangs: 1, fills: 1 })
+    expect(resolveConfig({}, {}).quotas).toEqual({ kills: 100, cuts: 50, parentRestarts: 5, childRestarts: 10, hangs: 10, fills: 5, respawns: 6 })
+    expect(resolveConfig({ duration: '60s' }, {}).quotas).toEqual({ kills: 10, cuts: 5, parentRestarts: 1, childRestarts: 1, hangs: 1, fills: 1, respawns: 1 })
   })
 
   it('reads flags before CHAOS_* variables, and names the option in every error', () => {
@@ -30,10 +30,10 @@ describe('chaos config', () => {
 
 describe('chaos fault plan', () => {
   it('meets every quota exactly, in a seeded order', () => {
-    const quotas = { kills: 100, cuts: 50, parentRestarts: 5, childRestarts: 10, hangs: 10, fills: 5 }
+    const quotas = { kills: 100, cuts: 50, parentRestarts: 5, childRestarts: 10, hangs: 10, fills: 5, respawns: 6 }
     const plan = planFaults(quotas, { instances: 6, machines: 2 }, makeRandom(42))
     const sum = (kind: string) => plan.filter((e: any) => e.kind === kind).reduce((n: number, e: any) => n + e.size, 0)
-    expect([sum('kill'), sum('cut'), sum('parentRestart'), sum('childRestart'), sum('hang'), sum('fill')]).toEqual([100, 50, 5, 10, 10, 5])
+    expect([sum('kill'), sum('cut'), sum('parentRestart'), sum('childRestart'), sum('hang'), sum('fill'), sum('respawn')]).toEqual([100, 50, 5, 10, 10, 5, 6])
     expect(plan.every((e: any) => e.kind !== 'cut' || e.size <= 2)).toBe(true)
     expect(planFaults(quotas, { instances: 6, machines: 2 }, makeRandom(42))).toEqual(plan)
   })
@@ -108,7 +108,7 @@ describe('chaos readiness and report', () => {
 
   it('attributes failed calls to the fault under way and summarizes latencies', () => {
     const faults = [{ kind: 'cut', injectAt: 100, endAt: 200, readyAt: 300 }]
-    expect([faultDuring(faults, 0, 99), faultDuring(faults, 250, 400), faultDuring(faults, 301, 400)]).toEqual(['steady', 'cut', 'steady'])
+    expect([faultDuring(faults, 0, 99), faultDuring(faults, 250, 400), faultDuring(faults, 301, 400), faultDuring(faults, 0, 99, 50)]).toEqual(['steady', 'cut', 'steady', 'startup'])
     const calls = [
       { source: 'parent', op: 'bEvalAll', at: 150, timeout: 1000, verdict: 'failed', timing: 'inTime', outcome: { ok: false, code: 'LINK_LOST', ms: 10 } },
       { source: 'instance', op: 'sendShard', at: 500, timeout: 1000, verdict: 'lost', timing: 'lost' },
