@@ -17,12 +17,13 @@ export const GRACE_MS = 1000
 export const HUNG_MARGIN_MS = 2000
 
 /** Errors a call may end with when a fault hits it. Extend with CHAOS_EXTRA_CODES for new codes. */
-export const FAULT_CODES = ['TIMEOUT', 'INSTANCE_DIED', 'LINK_LOST', 'BACKPRESSURE', 'ABORTED']
+export const FAULT_CODES = ['TIMEOUT', 'INSTANCE_DIED', 'NOT_READY', 'LINK_LOST', 'BACKPRESSURE', 'ABORTED']
 
 /** The class name each code must come with (matched by err.name). */
 export const NAME_OF_CODE = {
   TIMEOUT: 'TimeoutError',
   INSTANCE_DIED: 'InstanceDiedError',
+  NOT_READY: 'NotReadyError',
   LINK_LOST: 'LinkLostError',
   NO_TARGET: 'NoTargetError',
   ABORTED: 'AbortedError',

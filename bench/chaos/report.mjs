@@ -107,6 +107,7 @@ export function buildSummary(run) {
     shutdown: run.shutdown,
     processes: { started: roles, leaked: run.shutdown.leaked ?? [] },
     findings: run.findings,
+    repairs: run.repairs,
     faultLog: run.faults,
     linkLog: run.linkReconnects,
   }
@@ -188,6 +189,7 @@ export function formatSummary(s, { command = 'npm run chaos' } = {}) {
   const st = summarize(restarts)
   lines.push(`- Restarted parents' \`start()\`: p50 ${ms(st.p50)}, max ${ms(st.max)} (${restarts.length} of ${Math.max(0, s.parents.length - 1)} settled); final \`stop()\`: ${s.shutdown.stop ? (s.shutdown.stop.hung ? 'HUNG' : `${ms(s.shutdown.stop.ms)}${s.shutdown.stop.ok ? '' : ' (rejected)'}`) : '–'}.`)
   if (s.fills.length) lines.push(`- Links filled while stalled: BACKPRESSURE surfaced in ${s.fills.filter((f) => f.backpressure).length} of ${s.fills.length} (outcomes: ${s.fills.map((f) => JSON.stringify(f.codes)).join(' ')}).`)
+  if (s.repairs.length) lines.push(`- Repairs after faults the bot did not recover from (so the run could go on): ${s.repairs.map((r) => `after #${r.after} ${r.action}${r.outcome ? ` → ${r.outcome}` : ''}`).join('; ')}.`)
   lines.push(`- Processes: ${Object.entries(s.processes.started).map(([r, n]) => `${n} ${r}`).join(', ')} seen; ${s.processes.leaked.length} left after stop.`)
   lines.push('')
   lines.push('Checks:')

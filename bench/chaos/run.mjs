@@ -28,6 +28,7 @@ export class ChaosRun {
     this.fills = []
     this.findings = []
     this.faults = []
+    this.repairs = []
     this.parents = []
     this.parent = null
     this.state = { ready: false, reason: 'not started', pids: {}, linksUp: {} }
@@ -202,11 +203,40 @@ export class ChaosRun {
     this.faults.push(record)
     if (readyAt === null && !this.aborted) {
       this.finding('not-recovered', `fault ${event.seq} (${event.kind}: ${result.targets.join(', ')}) not back to all-ready within ${this.config.recoverMs} ms: ${this.state.reason}`)
+      await this.repair(event)
     }
     if (readyAt !== null) await result.after?.()
     this.currentFault = null
     const elapsed = Math.round((Date.now() - this.phaseStart) / 1000)
     this.log(`[${elapsed}s] #${event.seq}/${this.plan.length} ${event.kind}: ${result.targets.join(', ')} → ${readyAt === null ? 'NOT recovered' : `all-ready ${record.recoverMs} ms after the fault ended`}`)
+  }
+
+  /**
+   * After a fault the bot did not recover from: get back to all-ready from the outside, so the rest of
+   * the run still tests something. First manager.respawn() of every instance that is not ready, then a
+   * restart of the child managers that still have one. Each step is recorded.
+   */
+  async repair(event) {
+    for (let round = 0; round < 2 && !this.aborted && !(await this.poll()).ready; round++) {
+      const reason = this.state.reason ?? ''
+      const instance = /^instance (\d+) is /.exec(reason)?.[1]
+      if (instance !== undefined && this.parent?.started) {
+        const reply = await this.parent.respawn(Number(instance), 20_000)
+        this.repairs.push({ after: event.seq, action: `manager.respawn(${instance}) (${reason})`, outcome: reply ? (reply.ok ? `resolved in ${reply.ms} ms` : `rejected ${reply.error?.code}`) : 'did not settle in 20 s' })
+        if (!reply) this.finding('respawn-hung', `repair: manager.respawn(${instance}) of a stuck instance (${reason}) did not settle within 20 s`)
+        if ((await this.waitReady(() => true, 20_000)) !== null) break
+      }
+      const named = this.topo.machines.filter((m) => m.instanceIds.includes(Number(instance)) || reason.includes(`machine ${m.id} `))
+      for (const m of named.length ? named : this.topo.machines) {
+        m.expectedExit = true
+        await m.kill('SIGKILL', 5000)
+        await m.start()
+        m.expectedExit = false
+        this.repairs.push({ after: event.seq, action: `restart child manager ${m.id} (${reason})` })
+      }
+      await this.waitReady(() => true, 30_000)
+    }
+    this.log(`  repair after fault ${event.seq}: ${this.state.ready ? 'all-ready again' : `still not ready (${this.state.reason})`}`)
   }
 
   /** Stops the traffic and waits until every parent call had the time to settle. */

@@ -65,7 +65,7 @@ export async function machines({ bot, shards = 2, perInstance = 1, proxy: usePro
     await proxy.listen()
     onCleanup(() => proxy.close())
   }
-  const parent = new ShardingManager({
+  const parentOptions = {
     mode: 'machines',
     identify: { windowMs: 100, marginMs: 0, maxConcurrency: 4 },
     restarts: { baseDelay: 50, maxDelay: 200 },
@@ -75,10 +75,11 @@ export async function machines({ bot, shards = 2, perInstance = 1, proxy: usePro
       link: { heartbeatInterval: 200, heartbeatTimeout: 1500, reconnectDelay: 100, maxReconnectDelay: 400 },
       points: [{ id: 'm0', host: '127.0.0.1', port: proxy ? proxy.port : port, childManagerOptions: { mode: 'processes', shards: { from: 0, to: shards - 1 }, shardsPerInstance: perInstance }, tls: { public: parentCert.certPath, private: parentCert.keyPath, trustedConnections: [child.cert.certPath] } }],
     },
-  })
+  }
+  const parent = new ShardingManager(parentOptions)
   parent.on('error', () => {})
   onCleanup(() => parent.stop().catch(() => {}))
-  return { parent, child, proxy }
+  return { parent, child, proxy, parentOptions }
 }
 
 let failed = false
