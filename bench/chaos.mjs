@@ -28,7 +28,7 @@ try {
 
 const started = Date.now()
 const log = (line) => console.log(line)
-const run = new ChaosRun(config, config.verbose ? log : (line) => (/^ {2}(FINDING|HUNG|VIOLATION|DUPLICATE)|^\[|^all ready|^fault phase|^topology|^abort/.test(line) ? log(line) : undefined))
+const run = new ChaosRun(config, config.verbose ? log : (line) => (/^ {2}(FINDING|VIOLATION|DUPLICATE|repair)|^\[|^all ready|^fault phase|^topology|^abort/.test(line) ? log(line) : undefined))
 
 let interrupts = 0
 for (const signal of ['SIGINT', 'SIGTERM']) {
