@@ -10,7 +10,7 @@ import { dir, expectThat, finish, machines, onCleanup, sleep, writeBot } from '.
 
 const bot = writeBot('bot.mjs', `for (const id of sharding.shards) { await sharding.waitForIdentify(id); sharding.reportShard(id, 'ready') }`)
 // The shared helper builds the options; the parent runs in its own process so it can be SIGKILLed.
-const { parentOptions } = await machines({ bot: bot.file, shards: 4, perInstance: 2, proxy: false, options: { timeouts: { heartbeatInterval: 500 } } })
+const { parentOptions } = await machines({ bot: bot.file, shards: 4, perInstance: 2, proxy: false, options: { timeouts: { heartbeatInterval: 500 }, restarts: { max: 1000, baseDelay: 50, maxDelay: 200 } } })
 const optionsFile = join(dir, 'parent.json')
 writeFileSync(optionsFile, JSON.stringify(parentOptions))
 
