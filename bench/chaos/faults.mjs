@@ -187,7 +187,12 @@ async function respawn(run, event) {
   }
   const reply = await answer
   if (reply === null && !run.aborted) run.finding('respawn-hung', `manager.respawn(${id}) did not settle within ${run.config.recoverMs} ms${event.mode ? ' (its link was cut for 1 s meanwhile)' : ''}`)
-  else if (reply && !reply.ok) run.finding('respawn-rejected', `manager.respawn(${id}) rejected after ${reply.ms} ms: ${reply.error?.code} ${reply.error?.message}${event.mode ? ' (link cut meanwhile)' : ''}`)
+  else if (reply && !reply.ok) {
+    const message = `manager.respawn(${id}) rejected after ${reply.ms} ms: ${reply.error?.code} ${reply.error?.message}${event.mode ? ' (link cut meanwhile)' : ''}`
+    // With its link cut, a typed link error is a fair answer; anything else is a finding.
+    if (event.mode && run.ledger.faultCodes.has(reply.error?.code)) run.observe(message)
+    else run.finding('respawn-rejected', message)
+  }
   return {
     targets: [`instance ${id} (pid ${pid})${event.mode ? ', link cut for 1 s meanwhile' : ''}: respawn() ${reply ? (reply.ok ? `resolved in ${reply.ms} ms` : `rejected ${reply.error?.code}`) : 'never settled'}`],
     endAt: t0,

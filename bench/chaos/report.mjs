@@ -108,6 +108,7 @@ export function buildSummary(run) {
     processes: { started: roles, leaked: run.shutdown.leaked ?? [] },
     findings: run.findings,
     repairs: run.repairs,
+    observations: run.observations,
     faultLog: run.faults,
     linkLog: run.linkReconnects,
   }
@@ -211,6 +212,9 @@ export function formatSummary(s, { command = 'npm run chaos' } = {}) {
       seen.get(key).n++
     }
     for (const f of seen.values()) lines.push(`- [${f.kind}]${f.n > 1 ? ` ×${f.n}` : ''} ${f.message}`)
+  }
+  if (s.observations.length) {
+    lines.push('', `Notes (no check failed): ${s.observations.map((o) => o.message).join('; ')}.`)
   }
   lines.push('')
   lines.push(s.passed ? '**PASS**: every check held.' : `**FAIL**: ${s.checks.filter((c) => !c.ok).length} check(s) failed.`)

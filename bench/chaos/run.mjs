@@ -27,6 +27,7 @@ export class ChaosRun {
     this.linkReconnects = []
     this.fills = []
     this.findings = []
+    this.observations = []
     this.faults = []
     this.repairs = []
     this.parents = []
@@ -64,6 +65,12 @@ export class ChaosRun {
   finding(kind, message, detail = {}) {
     this.findings.push({ kind, message, at: Date.now(), fault: this.currentFault?.kind ?? null, ...detail })
     this.log(`  FINDING [${kind}] ${message}`)
+  }
+
+  /** Something worth reporting that breaks no check. */
+  observe(message) {
+    this.observations.push({ message, at: Date.now(), fault: this.currentFault?.kind ?? null })
+    this.log(`  note: ${message}`)
   }
 
   /** Checks in the background that `pids` exit within `ms`; survivors are findings and get SIGKILLed. */
