@@ -39,6 +39,7 @@ export class ChaosRun {
     this.aborted = null
     this.abortWaiters = new Set()
     this.shutdown = {}
+    this.pendingChecks = []
   }
 
   abort(reason) {
@@ -108,12 +109,19 @@ export class ChaosRun {
       if (!parent.expectedExit) this.finding('parent-crashed', `parent ${generation} exited by itself (${info.code ?? info.signal}): ${parent.stderr.slice(-300)}`)
     })
     const outcome = await new Promise((resolve) => {
-      const timer = setTimeout(() => resolve('timeout'), this.config.recoverMs)
-      const settle = (v) => (clearTimeout(timer), resolve(v))
+      const onAbort = () => settle('aborted')
+      const timer = setTimeout(() => settle('timeout'), this.config.recoverMs)
+      function settle(v) {
+        clearTimeout(timer)
+        run.abortWaiters.delete(onAbort)
+        resolve(v)
+      }
+      const run = this
       parent.once('started', () => settle('started'))
       parent.once('startFailed', () => settle('failed'))
       parent.once('exit', () => settle('exited'))
-      this.abortWaiters.add(() => settle('aborted'))
+      this.abortWaiters.add(onAbort)
+      if (this.aborted) onAbort()
     })
     if (outcome === 'failed') this.finding('start-rejected', `parent ${generation}: start() rejected: ${parent.startError?.code} ${parent.startError?.message}`)
     if (outcome === 'timeout') this.finding('start-hung', `parent ${generation}: start() did not settle within ${this.config.recoverMs} ms`)
@@ -149,7 +157,6 @@ export class ChaosRun {
 
   async execute() {
     const { config } = this
-    this.pendingChecks = []
     this.startedAt = Date.now()
     const hardCap = setTimeout(() => this.abort(`time cap reached (${Math.round(this.capMs / 1000)} s)`), (this.capMs = config.durationS * 2000 + 120_000))
     try {
@@ -220,14 +227,23 @@ export class ChaosRun {
 
   /**
    * After a fault the bot did not recover from: get back to all-ready from the outside, so the rest of
-   * the run still tests something. First manager.respawn() of every instance that is not ready, then a
-   * restart of the child managers that still have one. Each step is recorded.
+   * the run still tests something: a parent whose start() never settled is replaced; an instance that
+   * is not ready gets manager.respawn(); failing that, its child manager is restarted. Each step is recorded.
    */
   async repair(event) {
     for (let round = 0; round < 2 && !this.aborted && !(await this.poll()).ready; round++) {
       const reason = this.state.reason ?? ''
+      if (!this.parent?.started || this.parent.exited) {
+        this.parent.expectedExit = true
+        this.parent.kill('SIGKILL')
+        await this.parent.exitedPromise
+        await this.startParent()
+        this.repairs.push({ after: event.seq, action: `restart the parent (${reason})`, outcome: this.parent.started ? 'started' : 'start() did not settle' })
+        if ((await this.waitReady(() => true, 30_000)) !== null) break
+        continue
+      }
       const instance = /^instance (\d+) is /.exec(reason)?.[1]
-      if (instance !== undefined && this.parent?.started) {
+      if (instance !== undefined) {
         const reply = await this.parent.respawn(Number(instance), 20_000)
         this.repairs.push({ after: event.seq, action: `manager.respawn(${instance}) (${reason})`, outcome: reply ? (reply.ok ? `resolved in ${reply.ms} ms` : `rejected ${reply.error?.code}`) : 'did not settle in 20 s' })
         if (!reply) this.finding('respawn-hung', `repair: manager.respawn(${instance}) of a stuck instance (${reason}) did not settle within 20 s`)
