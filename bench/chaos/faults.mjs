@@ -77,6 +77,7 @@ async function cut(run, event) {
   const machines = pickDistinct(run.random, run.topo.machines, event.size)
   const first = await killFirst(run, event, machines)
   const before = Object.fromEntries(machines.map((m) => [m.id, instancesOf(m, run.state.pids).filter((p) => p !== first?.pid)]))
+  const cutAt = Date.now()
   for (const m of machines) m.proxy.cut(event.mode)
   await run.sleep(event.holdMs)
   const restoreAt = Date.now()
@@ -87,8 +88,11 @@ async function cut(run, event) {
     until: (s) => machines.every((m) => s.linksUp[m.id]) && replaced(first, s),
     after: async () => {
       for (const m of machines) {
-        const connect = run.managerEvents.find((e) => e.name === 'machineConnect' && e.data?.machine === m.id && e.at >= restoreAt)
-        const dropped = run.managerEvents.some((e) => e.name === 'machineDisconnect' && e.data?.machine === m.id && e.at >= restoreAt - event.holdMs - 50)
+        const dropped = run.managerEvents.some((e) => e.name === 'machineDisconnect' && e.data?.machine === m.id && e.at >= cutAt)
+        // status() may show the link up a moment before the machineConnect event reaches us.
+        const findConnect = () => run.managerEvents.find((e) => e.name === 'machineConnect' && e.data?.machine === m.id && e.at >= restoreAt)
+        for (let i = 0; dropped && !findConnect() && i < 20; i++) await run.sleep(100)
+        const connect = findConnect()
         run.linkReconnects.push({ machine: m.id, mode: event.mode, holdMs: event.holdMs, dropped, reconnectMs: connect ? connect.at - restoreAt : null, resumed: connect?.data?.resumed ?? null })
         const after = instancesOf(m, run.state.pids)
         const restarted = before[m.id].filter((p) => !after.includes(p))

@@ -40,9 +40,17 @@ export class CallLedger {
    * A call was made. `caller` names who made it (e.g. 'pid:1234', 'parent:2'); `expect` is the one
    * error code the op must fail with (ops that fail on purpose), `strict` forbids fault codes too.
    */
-  open({ id, source, caller, op, timeout, at, expect = null, strict = false }) {
+  open({ id, source, caller, op, timeout, at, expect = null, strict = false, started = true }) {
     if (this.calls.has(id)) return
-    this.calls.set(id, { id, source, caller, op, timeout, at, expect, strict, state: 'open', seenHungAt: null })
+    this.calls.set(id, { id, source, caller, op, timeout, at, expect, strict, started, state: 'open', seenHungAt: null })
+  }
+
+  /** A call handed to its caller process (`started: false` at open) is now running there: its deadline runs from `at`. */
+  start(id, at) {
+    const c = this.calls.get(id)
+    if (!c || c.started) return
+    c.started = true
+    c.at = at
   }
 
   /** The call settled. `outcome`: { ok, ms, stall?, code?, name?, message?, partialErrors? }. */
@@ -73,7 +81,7 @@ export class CallLedger {
   sweep(now, isAlive, stalledSince = () => 0) {
     const newly = []
     for (const c of this.calls.values()) {
-      if (c.state !== 'open' || c.seenHungAt !== null || !isAlive(c.caller)) continue
+      if (c.state !== 'open' || !c.started || c.seenHungAt !== null || !isAlive(c.caller)) continue
       if (now > c.at + c.timeout + GRACE_MS + HUNG_MARGIN_MS + stalledSince(c.caller, c.at)) {
         c.seenHungAt = now
         newly.push(c)

@@ -5,6 +5,7 @@
 //   harness → { t: 'stop', id }                       manager.stop(), answer { t: 'stopped', id, ok, error }
 //   harness → { t: 'respawn', id, instance }          manager.respawn(instance), answer { t: 'respawned', id, ok, ms, error }
 //   parent  → { t: 'started', ms } | { t: 'startFailed', error } | { t: 'event', name, data, at }
+//             { t: 'accepted', id } when a call starts, { t: 'tick', stall } every 200 ms
 // Options come as JSON in the file named by argv[2]. The parent answers instances' requests
 // (`sharding.request(x)` with no target) itself.
 import { readFileSync } from 'node:fs'
@@ -32,6 +33,9 @@ setInterval(() => {
 }, 50)
 // Includes a block still under way: after a long block, I/O callbacks run before the timer above.
 const stalledNow = () => stalledMs + Math.max(0, performance.now() - lastTick - 50)
+// Tells the harness this process is responsive, and how long its loop was blocked so far: a call
+// is only judged hung while its caller could have noticed its deadline.
+setInterval(() => send({ t: 'tick', stall: Math.round(stalledNow()) }), 200)
 
 manager.on('error', () => {})
 manager.on('request', (req) => req.reply({ from: 'parent', pid: process.pid }))
@@ -80,6 +84,7 @@ process.on('message', async (msg) => {
     return
   }
   if (msg.t === 'call') {
+    send({ t: 'accepted', id: msg.id }) // the deadline runs from here, not from the harness's send
     const t0 = performance.now()
     const stall0 = stalledNow()
     const done = (ok, extra) => send({ t: 'result', id: msg.id, ok, ms: Math.round(performance.now() - t0), stall: Math.round(stalledNow() - stall0), ...extra })

@@ -9,6 +9,7 @@ const PARENT_PROC = fileURLToPath(new URL('./parent-proc.mjs', import.meta.url))
 export class ParentHandle extends EventEmitter {
   #pending = new Map()
   #nextId = 0
+  #ticks = [] // [harness time, the parent's cumulative event-loop stall]
 
   constructor(generation, optionsFile, { verbose = false } = {}) {
     super()
@@ -39,7 +40,27 @@ export class ParentHandle extends EventEmitter {
     )
   }
 
+  /** True while the process answers (a tick in the last second): only then can its calls be judged hung. */
+  responsive(now = Date.now()) {
+    return !this.exited && now - (this.#ticks.at(-1)?.[0] ?? this.spawnedAt) < 1000
+  }
+
+  /** How long the process's event loop was blocked since wall-clock `at` (from its ticks). */
+  stallSince(at) {
+    const ticks = this.#ticks
+    const last = ticks.at(-1)
+    if (!last) return 0
+    const before = ticks.findLast(([t]) => t <= at) ?? ticks[0]
+    return last[1] - before[1]
+  }
+
   #onMessage(msg) {
+    if (msg.t === 'tick') {
+      this.#ticks.push([Date.now(), msg.stall])
+      if (this.#ticks.length > 3000) this.#ticks.splice(0, 1000)
+      return
+    }
+    if (msg.t === 'accepted') return void this.emit('accepted', msg)
     if (msg.t === 'started') {
       this.started = true
       this.startMs = msg.ms

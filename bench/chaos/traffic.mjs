@@ -42,8 +42,11 @@ export class ParentTraffic {
     const parent = run.parent
     const id = `p${parent.generation}-${++this.#n}`
     const spec = PARENT_OPS[op]
-    run.ledger.open({ id, source: 'parent', caller: parent.caller, op, timeout, at: Date.now(), expect: spec.expect ?? null, strict: Boolean(spec.strict) })
+    run.ledger.open({ id, source: 'parent', caller: parent.caller, op, timeout, at: Date.now(), expect: spec.expect ?? null, strict: Boolean(spec.strict), started: false })
     return new Promise((resolve) => {
+      const onAccepted = (msg) => {
+        if (msg.id === id) run.ledger.start(id, Date.now())
+      }
       const onResult = (msg) => {
         if (msg.id !== id) return
         cleanup()
@@ -55,9 +58,11 @@ export class ParentTraffic {
         resolve(null)
       }
       const cleanup = () => {
+        parent.off('accepted', onAccepted)
         parent.off('result', onResult)
         parent.off('exit', onExit)
       }
+      parent.on('accepted', onAccepted)
       parent.on('result', onResult)
       parent.once('exit', onExit)
       if (!parent.call(id, op, timeout, arg)) onExit()
