@@ -8,6 +8,7 @@ const PARENT_PROC = fileURLToPath(new URL('./parent-proc.mjs', import.meta.url))
 
 export class ParentHandle extends EventEmitter {
   #pending = new Map()
+  #calls = new Map()
   #nextId = 0
   #ticks = [] // [harness time, the parent's cumulative event-loop stall]
 
@@ -32,8 +33,9 @@ export class ParentHandle extends EventEmitter {
       this.proc.once('exit', (code, signal) => {
         this.exited = true
         this.exitInfo = { code, signal }
-        for (const p of this.#pending.values()) p.resolve(null)
+        for (const p of [...this.#pending.values(), ...this.#calls.values()]) p.resolve(null)
         this.#pending.clear()
+        this.#calls.clear()
         this.emit('exit', this.exitInfo)
         resolve(this.exitInfo)
       }),
@@ -60,7 +62,7 @@ export class ParentHandle extends EventEmitter {
       if (this.#ticks.length > 3000) this.#ticks.splice(0, 1000)
       return
     }
-    if (msg.t === 'accepted') return void this.emit('accepted', msg)
+    if (msg.t === 'accepted') return void this.#calls.get(msg.id)?.onAccepted()
     if (msg.t === 'started') {
       this.started = true
       this.startMs = msg.ms
@@ -71,7 +73,9 @@ export class ParentHandle extends EventEmitter {
     } else if (msg.t === 'event') {
       this.emit('managerEvent', msg)
     } else if (msg.t === 'result') {
-      this.emit('result', msg)
+      const call = this.#calls.get(msg.id)
+      this.#calls.delete(msg.id)
+      call?.resolve(msg)
     } else if (msg.id !== undefined && this.#pending.has(msg.id)) {
       const p = this.#pending.get(msg.id)
       this.#pending.delete(msg.id)
@@ -98,15 +102,21 @@ export class ParentHandle extends EventEmitter {
     })
   }
 
-  /** Fire one API call; its outcome arrives as a 'result' event with the same id. False when it could not be sent. */
-  call(id, op, timeout, arg) {
-    if (this.exited || !this.proc.connected) return false
-    try {
-      this.proc.send({ t: 'call', id, op, timeout, arg })
-      return true
-    } catch {
-      return false
-    }
+  /**
+   * One API call in the parent process. `onAccepted` runs when the parent starts it; resolves with
+   * the outcome ({ ok, ms, stall, code, name, message, partialErrors }), or null if the process is gone.
+   */
+  call(id, op, timeout, arg, onAccepted = () => {}) {
+    if (this.exited || !this.proc.connected) return Promise.resolve(null)
+    return new Promise((resolve) => {
+      this.#calls.set(id, { resolve, onAccepted })
+      try {
+        this.proc.send({ t: 'call', id, op, timeout, arg })
+      } catch {
+        this.#calls.delete(id)
+        resolve(null)
+      }
+    })
   }
 
   /** status() of the manager, or null (not answering within `timeoutMs`, or gone). */

@@ -154,7 +154,8 @@ export async function buildTopology(config, registry, owned, log) {
     mode: 'machines',
     token,
     api: restUrl,
-    identify: { windowMs: config.windowMs, marginMs: 50, maxConcurrency: config.maxConcurrency },
+    // The default margin: it covers the time between a grant and the IDENTIFY, which grows when instances are busy.
+    identify: { windowMs: config.windowMs, marginMs: 250, maxConcurrency: config.maxConcurrency },
     // Hundreds of deliberate kills: the restart budget must not be what stops recovery.
     restarts: { max: 100_000, interval: 60_000, baseDelay: 50, maxDelay: 300 },
     timeouts: { heartbeatInterval: 500, heartbeat: 5000, kill: 2000, ready: 20_000, request: config.timeoutMax },

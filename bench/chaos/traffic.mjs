@@ -36,37 +36,16 @@ export class ParentTraffic {
     })
   }
 
-  /** One call through the parent; resolves with its outcome, or null if it never settles / the parent died. */
-  call(op, timeout, arg) {
+  /** One call through the parent; resolves with its outcome, or null if the parent died first. */
+  async call(op, timeout, arg) {
     const { run } = this
     const parent = run.parent
     const id = `p${parent.generation}-${++this.#n}`
     const spec = PARENT_OPS[op]
     run.ledger.open({ id, source: 'parent', caller: parent.caller, op, timeout, at: Date.now(), expect: spec.expect ?? null, strict: Boolean(spec.strict), started: false })
-    return new Promise((resolve) => {
-      const onAccepted = (msg) => {
-        if (msg.id === id) run.ledger.start(id, Date.now())
-      }
-      const onResult = (msg) => {
-        if (msg.id !== id) return
-        cleanup()
-        run.ledger.settle(id, msg)
-        resolve(msg)
-      }
-      const onExit = () => {
-        cleanup()
-        resolve(null)
-      }
-      const cleanup = () => {
-        parent.off('accepted', onAccepted)
-        parent.off('result', onResult)
-        parent.off('exit', onExit)
-      }
-      parent.on('accepted', onAccepted)
-      parent.on('result', onResult)
-      parent.once('exit', onExit)
-      if (!parent.call(id, op, timeout, arg)) onExit()
-    })
+    const outcome = await parent.call(id, op, timeout, arg, () => run.ledger.start(id, Date.now()))
+    if (outcome) run.ledger.settle(id, outcome)
+    return outcome
   }
 }
 
