@@ -85,6 +85,7 @@ export class ChildBackend extends PoolBackend implements Backend {
       {
         name: 'the parent',
         post: (msg) => this.server.send(msg),
+        withdraw: (seq) => this.server.withdraw(seq as number),
         reachable: () => this.server.up,
         unreachableError: (what) => new LinkLostError('parent', `${what}: the parent is not attached`),
         errorWhere: { machine: 'parent' },
@@ -215,6 +216,9 @@ export class ChildBackend extends PoolBackend implements Backend {
   }
 
   private async serve(kind: string, d: Record<string, unknown>, ctx: CallContext): Promise<unknown> {
+    // An assignment that arrived before this request is applied first (a restarted child gets its
+    // assignment and then, on the same link, the calls for it).
+    if (kind !== 'stopShards') await this.work
     switch (kind) {
       case 'fanout': {
         const action = readAction(d.action)
@@ -365,7 +369,10 @@ export class ChildBackend extends PoolBackend implements Backend {
         const instances = s.pool.status()
         // Ready now, not ready once: a parent that (re)starts waits until every instance is ready at the same time.
         const ready = s.ready && instances.every((i) => i.state === 'ready')
-        const status: StatusMessage = { set, instances, ready, ...(s.failed ? { failed: s.failed } : {}) }
+        // An instance that gave up for good makes the set's start fail, also for a parent that re-adopts it later.
+        const gone = instances.find((i) => i.state === 'gaveUp' || i.state === 'fatal')
+        const failed = s.failed ?? (gone ? { name: 'ShardingError', code: 'GAVE_UP', message: `instance ${gone.id} is ${gone.state === 'fatal' ? 'stopped for good (fatal)' : 'given up (restarts.max)'}; respawn it or fix the bot` } : null)
+        const status: StatusMessage = { set, instances, ready, ...(failed ? { failed } : {}) }
         this.sendQuietly(LinkOps.STATUS, status)
       }
     })

@@ -110,6 +110,7 @@ export class MachineLink {
       {
         name: `machine ${this.id}`,
         post: (msg) => this.client.send(msg),
+        withdraw: (seq) => this.client.withdraw(seq as number),
         reachable: () => this.client.up,
         unreachableError: (what) => new LinkLostError(this.id, `${what}: the link to machine ${this.id} is down`),
         errorWhere: { machine: this.id },
@@ -227,9 +228,22 @@ export class MachineLink {
     this.next = null
   }
 
-  /** Stops this machine's shards (the child stays in standby), then closes the link with GOAWAY. */
-  async stopShards(): Promise<void> {
+  /**
+   * Stops this machine's shards (the child stays in standby), then closes the link with GOAWAY.
+   * Resolves false when the machine could not be reached: its shards keep running.
+   */
+  async stopShards(): Promise<boolean> {
     for (const set of this.sets.keys()) this.failSet(set, new ShardingError('STOPPED', `the parent stopped before machine ${this.id} was ready`))
+    // A link that is down may be back in a moment: wait for it (bounded) rather than leave shards running.
+    if (!this.client.up && this.slice && this.state !== 'connecting') await this.linkBack(this.lostAfter)
+    const unreachable = !this.client.up && this.slice !== null
+    if (unreachable) {
+      this.cb.emit('machineError', {
+        machine: this.id,
+        code: 'UNREACHABLE',
+        reason: `machine ${this.id} is unreachable: its shards keep running until a parent stops them or its child manager stops${this.fenceAfter ? ` (it stops them itself after ${this.fenceAfter} ms without a parent)` : ''}`,
+      })
+    }
     if (this.client.up) {
       // A link that drops meanwhile ends the wait: the child keeps its shards until a parent returns.
       const abort = new AbortController()
@@ -244,6 +258,20 @@ export class MachineLink {
     this.clearLost()
     await this.client.close('the parent stopped')
     this.udp?.close()
+    return !unreachable
+  }
+
+  /** Resolves when the link is up again, or after `ms`. */
+  private linkBack(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.client.off('up', done)
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      this.client.on('up', done)
+    })
   }
 
   status(): MachineStatus {

@@ -3,7 +3,7 @@
  * start gate and the session store for every machine, connects to each contact point over mutual
  * TLS, assigns each child its slice, and answers what their instances ask of the manager tier.
  */
-import { NoTargetError, ProtocolError, ShardingError } from '../errors.js'
+import { LinkLostError, NoTargetError, ProtocolError, ShardingError } from '../errors.js'
 import { matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
 import { deserializeValue, toWireError } from '../ipc/values.js'
 import { Authority, resolveLayout } from '../manager/authority.js'
@@ -81,7 +81,12 @@ export class ParentBackend implements Backend {
     this.stopping = true
     for (const t of this.failoverTimers) clearTimeout(t)
     this.authority?.close()
-    await Promise.all([...this.machines.values()].map((m) => m.stopShards()))
+    const machines = [...this.machines.values()]
+    const stopped = await Promise.all(machines.map((m) => m.stopShards()))
+    const unreachable = machines.filter((_, i) => !stopped[i]).map((m) => m.id)
+    if (unreachable.length > 0) {
+      throw new LinkLostError(unreachable.join(', '), `stopped every shard the parent could reach, but ${unreachable.join(', ')} ${unreachable.length === 1 ? 'is' : 'are'} unreachable: those shards keep running until a parent stops them or their child manager stops`)
+    }
   }
 
   /** The machines that run a slice now (spares and released machines run nothing). */

@@ -5,7 +5,7 @@
  * InstanceChannel; every spawn gets a new channel and generation, so late events from a previous
  * child are ignored.
  */
-import { InstanceDiedError, NotReadyError, ShardingError, TimeoutError } from '../errors.js'
+import { AbortedError, InstanceDiedError, NotReadyError, ShardingError, TimeoutError } from '../errors.js'
 import { Ops } from '../ipc/envelope.js'
 import type { WireError } from '../ipc/values.js'
 import type { ChildExit, ChildHandle, InstanceDriver } from '../modes/driver.js'
@@ -147,10 +147,38 @@ export class Instance {
     return this.whenReady()
   }
 
-  /** Runs an action; resolves with a serialized value. Rejects at once when the instance cannot answer. */
+  /**
+   * Runs an action; resolves with a serialized value. An instance that is starting (spawned, its
+   * client file maybe not loaded yet) is waited for within the call's deadline; one that cannot
+   * answer (queued, dead, stopped) is refused at once with what is true.
+   */
   run(action: InstanceAction, scope: CallScope): Promise<unknown> {
-    if (this.running) return this.channel!.run(action, scope)
+    if (this.state === 'ready' && this.channel) return this.channel.run(action, scope)
+    if (this.state === 'starting') return this.untilReady(scope).then(() => this.run(action, scope))
     return Promise.reject(this.notRunningError())
+  }
+
+  /** Waits for ready within the scope; NOT_READY when the deadline comes first. */
+  private untilReady(scope: CallScope): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { resolve: () => done(null), reject: (err) => done(new InstanceDiedError(this.id, `instance ${this.id} did not become ready: ${err.message}`)) }
+      const timer =
+        scope.deadline === Infinity
+          ? null
+          : setTimeout(() => done(new NotReadyError(this.id, `instance ${this.id} is still starting (its shards are not all ready yet)`)), Math.max(0, scope.deadline - monotonicNow()))
+      timer?.unref()
+      const onAbort = () => done(new AbortedError('the call was cancelled while the instance was starting'))
+      scope.signal?.addEventListener('abort', onAbort, { once: true })
+      const done = (err: Error | null) => {
+        const i = this.readyWaiters.indexOf(waiter)
+        if (i >= 0) this.readyWaiters.splice(i, 1)
+        if (timer) clearTimeout(timer)
+        scope.signal?.removeEventListener('abort', onAbort)
+        if (err) reject(err)
+        else resolve()
+      }
+      this.readyWaiters.push(waiter)
+    })
   }
 
   /** Tells a running instance whether its shard set serves the bot (a re-shard switched sets). */

@@ -23,6 +23,13 @@ import type { ControlEvent, DatagramTransport, DownEvent, LinkStats, MessageLink
 
 export type { ControlEvent, DatagramTransport, DownEvent, LinkStats, MessageLink, PeerInfo, SessionEvent, UpEvent } from './types.js'
 
+/** What a withdrawn message is replaced by; receivers skip it (it still counts as delivered). */
+const WITHDRAWN = { __withdrawn: 1 }
+
+function isWithdrawn(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && (v as { __withdrawn?: unknown }).__withdrawn === 1 && Object.keys(v).length === 1
+}
+
 export abstract class Link extends EventEmitter implements MessageLink {
   protected readonly outbox: Outbox
   protected readonly inbox = new Inbox<Frame>()
@@ -111,7 +118,8 @@ export abstract class Link extends EventEmitter implements MessageLink {
    * Queues `msg` for the peer. null and undefined go out as they are, but the receiving link drops
    * them with a report (onMessageFrame): tests use that to play a hostile peer.
    */
-  send(msg: unknown): void {
+  /** Queues a message; returns its sequence number (see withdraw). */
+  send(msg: unknown): number {
     if (this.closing) throw new LinkClosedError()
     let frame: Buffer
     try {
@@ -129,9 +137,23 @@ export abstract class Link extends EventEmitter implements MessageLink {
       this.backpressured = true
       throw err
     }
-    setFrameId(frame, seqToWire(this.outbox.push(frame)))
+    const seq = this.outbox.push(frame)
+    setFrameId(frame, seqToWire(seq))
     this.counters.messagesSent++
     this.pump()
+    return seq
+  }
+
+  /**
+   * Takes back a message whose sender no longer wants it delivered (a request whose caller gave
+   * up while the link was down): while the peer has not acknowledged it, it is replaced by a
+   * withdrawn marker the peer skips. It may still have been delivered already; then the peer drops
+   * the replacement as a duplicate. Returns whether it could still be replaced.
+   */
+  withdraw(seq: number): boolean {
+    const frame = encodeFrame(FrameType.MSG, 0, WITHDRAWN)
+    setFrameId(frame, seqToWire(seq))
+    return this.outbox.replace(seq, frame)
   }
 
   /** Sends a UDP_SETUP/UDP_REKEY control frame (only while up and when 'udp' was negotiated). */
@@ -368,6 +390,7 @@ export abstract class Link extends EventEmitter implements MessageLink {
     if (value === null || value === undefined) {
       return this.dropMessage(seq, f.payload.length === 0 ? 'its payload is empty' : `its payload decodes to ${value}`)
     }
+    if (isWithdrawn(value)) return undefined
     return value
   }
 

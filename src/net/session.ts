@@ -82,6 +82,18 @@ export class Outbox {
     return seq
   }
 
+  /**
+   * Replaces the frame of `seq` while it is still held (not acknowledged): false once it is gone.
+   * The sequence number stays, so the receiver's order and duplicate checks are unchanged.
+   */
+  replace(seq: number, frame: Buffer): boolean {
+    if (seq <= this.acked || seq >= this.nextSeq) return false
+    const i = this.head + (seq - this.firstSeq)
+    this.byteCount += frame.length - this.frames[i]!.length
+    this.frames[i] = frame
+    return true
+  }
+
   /** The next frame to transmit and its sequence, advancing the cursor; undefined when all were sent. */
   take(): { seq: number; frame: Buffer } | undefined {
     if (this.cursor >= this.nextSeq) return undefined

@@ -43,8 +43,8 @@ export interface LinkStats {
 
 /** The interface both ends implement. Events: see LinkEvents. */
 export interface MessageLink extends EventEmitter {
-  /** Queues a message; it is delivered exactly once, in order, while the session lives. */
-  send(msg: unknown): void
+  /** Queues a message; it is delivered exactly once, in order, while the session lives. Returns its sequence number. */
+  send(msg: unknown): number
   readonly up: boolean
   close(reason?: string): Promise<void>
   stats(): LinkStats

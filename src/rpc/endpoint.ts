@@ -24,8 +24,10 @@ import { DeadlineSweeper } from './sweeper.js'
 export interface RpcPeer {
   /** The other side, as error messages name it: 'instance 3', 'machine a', 'the parent'. */
   readonly name: string
-  /** Sends one message; throws a ShardingError when it cannot be sent. */
-  post(msg: Envelope): void
+  /** Sends one message; throws a ShardingError when it cannot be sent. May return a token for withdraw(). */
+  post(msg: Envelope): unknown
+  /** Takes back a request that is still queued (its caller gave up), so it is never delivered. */
+  withdraw?(token: unknown): void
   /** False while the peer cannot be reached (a link that is down); a timeout then says so. */
   reachable?(): boolean
   /** The error for a call whose deadline passed while the peer was unreachable. */
@@ -66,6 +68,8 @@ interface Pending {
   describe: string
   signal: AbortSignal | undefined
   onAbort: (() => void) | null
+  /** What post() returned, for withdraw(). */
+  token: unknown
 }
 
 /** A request being served: its deadline, and an abort signal made only if the handler asks for one. */
@@ -108,10 +112,11 @@ export class RpcEndpoint {
     if (deadline <= now) return Promise.reject(new TimeoutError(`${opts.describe ?? `${kind} to ${this.peer.name}`}: the deadline passed before it was sent`))
     const id = this.takeId()
     return new Promise((resolve, reject) => {
-      const entry: Pending = { resolve, reject, deadline, sentAt: now, describe: opts.describe ?? '', signal, onAbort: null }
+      const entry: Pending = { resolve, reject, deadline, sentAt: now, describe: opts.describe ?? '', signal, onAbort: null, token: undefined }
       if (signal) {
         entry.onAbort = () => {
           if (!this.settle(id)) return
+          this.withdraw(entry)
           this.postQuietly({ v: PROTOCOL_VERSION, op: Ops.CANCEL, id })
           reject(new AbortedError(`${this.describe(kind, entry)} was cancelled`))
         }
@@ -122,7 +127,7 @@ export class RpcEndpoint {
       const msg: Envelope = { v: PROTOCOL_VERSION, op: Ops.REQUEST, id, k: kind, d: data }
       if (deadline !== NO_DEADLINE) msg.ttl = Math.max(0, Math.floor(deadline - now))
       try {
-        this.peer.post(msg)
+        entry.token = this.peer.post(msg)
       } catch (err) {
         this.settle(id)
         reject(err instanceof Error ? err : new Error(String(err)))
@@ -212,8 +217,19 @@ export class RpcEndpoint {
   private expireCall(id: number): void {
     const entry = this.pending.get(id)
     if (!entry || !this.settle(id)) return
+    this.withdraw(entry)
     this.postQuietly({ v: PROTOCOL_VERSION, op: Ops.CANCEL, id })
     entry.reject(this.timeoutError(this.describe('call', entry), entry.deadline - entry.sentAt))
+  }
+
+  /** A request still queued when its caller gives up is taken back, so it is never acted on late. */
+  private withdraw(entry: Pending): void {
+    if (entry.token === undefined || !this.peer.withdraw) return
+    try {
+      this.peer.withdraw(entry.token)
+    } catch {
+      // best effort: the cancel that follows covers a request already delivered
+    }
   }
 
   private describe(kind: string, entry: Pending): string {

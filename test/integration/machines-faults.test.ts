@@ -230,6 +230,28 @@ describe('MACHINES mode: every call settles', () => {
   })
 })
 
+describe('MACHINES mode: a call its caller gave up on is never acted on late', () => {
+  it('a send that failed with LINK_LOST while the link was down is not delivered when it comes back', async () => {
+    const port = await freePort()
+    const [c0] = certs.children
+    await childManager(c0, [certs.parent.certPath], '127.0.0.1', port).start()
+    const proxy = await proxyTo(port)
+    const parent = parentManager(parentOptions(certs, [{ host: '127.0.0.1', port: proxy.port, cert: c0, mode: 'processes', from: 0, to: 1 }]))
+    await parent.start()
+    const down = nextEvent(parent, 'machineDisconnect')
+    proxy.block()
+    await down
+    await expect(parent.send('too late', { instance: 0, timeout: 300 })).rejects.toMatchObject({ code: 'LINK_LOST' })
+    const kept = parent.send('on time', { instance: 0, timeout: 30_000 })
+    const back = nextEvent(parent, 'machineConnect')
+    proxy.unblock()
+    await back
+    await kept
+    const received = await parent.broadcastEval(() => (globalThis as any).received, { instance: 0 })
+    expect(received).toEqual(['on time'])
+  })
+})
+
 describe('MACHINES mode: LinkLostError is typed', () => {
   it('is exported for instanceof checks', () => {
     expect(new LinkLostError('m').code).toBe('LINK_LOST')

@@ -173,3 +173,20 @@ describe('Backoff', () => {
     expect(new Backoff().ceiling()).toBe(1000)
   })
 })
+
+describe('Outbox.replace (withdrawn messages)', () => {
+  it('replaces a held frame in place and refuses one already acknowledged', async () => {
+    const { Outbox } = await import('../../src/net/session.js')
+    const box = new Outbox({ maxBytes: 1 << 20, maxMessages: 100 })
+    const a = box.push(Buffer.alloc(10))
+    const b = box.push(Buffer.alloc(20))
+    expect(box.bytes).toBe(30)
+    box.ack(a)
+    expect(box.replace(a, Buffer.alloc(5))).toBe(false)
+    expect(box.replace(b, Buffer.alloc(5))).toBe(true)
+    expect(box.bytes).toBe(5)
+    expect(box.take()).toMatchObject({ seq: b })
+    expect(box.replace(b + 1, Buffer.alloc(1))).toBe(false)
+  })
+})
+
