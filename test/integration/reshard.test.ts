@@ -94,6 +94,29 @@ describe('reshard() with an attached discord.js bot against the simulator', () =
   })
 })
 
+describe('reshard() with an unmodified discord.js bot', () => {
+  it('gives the new set the new SHARD_COUNT; no identify violation, one session per [shard/total] at the end', async () => {
+    sim = new GatewaySimulator({ guilds: 30, maxConcurrency: 2, windowMs: 200, recommendedShards: 2 })
+    const { restUrl } = await sim.start()
+    const manager = makeManager({
+      mode: 'workers',
+      file: new URL('../../examples/bots/discordjs-unmodified.mjs', import.meta.url).pathname,
+      shards: 2,
+      env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: 'sim-token' },
+      identify: { windowMs: 200, marginMs: 50, maxConcurrency: 2 },
+      timeouts: { kill: 3000 },
+    })
+    await manager.start()
+    await manager.reshard({ totalShards: 3 })
+    // discord.js's own client.shard sees the new count in every instance
+    expect(await manager.broadcastEval((c: any) => c.shard?.count ?? c.options?.shardCount)).toEqual([3, 3, 3])
+    const stats = sim.stats() as any
+    expect(stats.violations).toEqual([])
+    expect(stats.sessions.byTotal).toEqual({ 3: 3 })
+    expect(Object.values(stats.sessions.maxByShard).every((n) => n === 1)).toBe(true)
+  })
+})
+
 describe('reshard: { auto: true }', () => {
   it('re-shards by itself when /gateway/bot recommends more shards, and at once on a 4011 close', async () => {
     sim = new GatewaySimulator({ guilds: 40, maxConcurrency: 4, windowMs: 100, recommendedShards: 2 })
