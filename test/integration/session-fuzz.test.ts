@@ -1,13 +1,13 @@
 // Fuzzing inside an established session (issue 8): random messages of every op from a trusted peer,
 // both ways. Neither manager may crash, and each keeps serving afterwards. Fixed seed here;
-// DSM_FUZZ_ITERATIONS raises the count for long runs (`npm run chaos` does).
+// DSM_FUZZ_MESSAGES raises the count for long runs (`npm run chaos` does).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { LinkClient, LinkServer } from '../../src/net/index.js'
 import { childManager, dropCerts, makeCerts, parentManager, parentOptions, stopMachines, type Certs } from '../helpers/machines.js'
 import { nextEvent } from '../helpers/manager.js'
 import { freePort } from '../helpers/ports.js'
 
-const ITERATIONS = Number(process.env.DSM_FUZZ_ITERATIONS ?? 400)
+const ITERATIONS = Number(process.env.DSM_FUZZ_MESSAGES ?? 400)
 const SEED = Number(process.env.DSM_FUZZ_SEED ?? 20261129)
 
 /** mulberry32: a small deterministic PRNG, so a failing case can be replayed from its seed. */
