@@ -74,6 +74,8 @@ export class MachineLink {
   fenceAfter = 0
   private plans: InstancePlan[]
   private state: 'connecting' | 'up' | 'down' | 'stopped' = 'connecting'
+  /** The link was up at least once: the machine may run shards this parent assigned. */
+  private everUp = false
   private downSince: number | null = null
   private readonly sets = new Map<number, SetState>()
   private lostTimer: NodeJS.Timeout | null = null
@@ -235,8 +237,9 @@ export class MachineLink {
   async stopShards(): Promise<boolean> {
     for (const set of this.sets.keys()) this.failSet(set, new ShardingError('STOPPED', `the parent stopped before machine ${this.id} was ready`))
     // A link that is down may be back in a moment: wait for it (bounded) rather than leave shards running.
-    if (!this.client.up && this.slice && this.state !== 'connecting') await this.linkBack(this.lostAfter)
-    const unreachable = !this.client.up && this.slice !== null
+    if (!this.client.up && this.slice && this.everUp) await this.linkBack(this.lostAfter)
+    // A machine never reached runs nothing of ours; one reached before and unreachable now may.
+    const unreachable = !this.client.up && this.slice !== null && this.everUp
     if (unreachable) {
       this.cb.emit('machineError', {
         machine: this.id,
@@ -327,6 +330,7 @@ export class MachineLink {
 
   private onUp(e: UpEvent): void {
     this.state = 'up'
+    this.everUp = true
     this.downSince = null
     this.clearLost()
     this.cb.emit('machineConnect', { machine: this.id, host: this.point.host, port: this.point.port, resumed: e.resumed, peer: e.peer.label })

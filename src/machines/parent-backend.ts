@@ -3,6 +3,7 @@
  * start gate and the session store for every machine, connects to each contact point over mutual
  * TLS, assigns each child its slice, and answers what their instances ask of the manager tier.
  */
+import { setMaxListeners } from 'node:events'
 import { LinkLostError, NoTargetError, ProtocolError, ShardingError } from '../errors.js'
 import { matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
 import { deserializeValue, toWireError } from '../ipc/values.js'
@@ -99,6 +100,7 @@ export class ParentBackend implements Backend {
     const selected = this.runners().filter((m) => matches(m.endpoint(), target))
     if (selected.length === 0) throw noTarget(target)
     const parts: CallScope = { deadline: partsDeadline(scope.deadline), signal: scope.signal }
+    if (scope.signal) setMaxListeners(0, scope.signal)
     const perMachine = await Promise.all(
       selected.map(async (m) => {
         try {

@@ -5,6 +5,7 @@
  * backoff), the pool keeps the process alive, so a user's script never exits under a pending
  * restart; stopping every instance releases it.
  */
+import { setMaxListeners } from 'node:events'
 import { ShardingError } from '../errors.js'
 import { matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
 import { toWireError } from '../ipc/values.js'
@@ -61,6 +62,8 @@ export class InstancePool {
    */
   async run(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]> {
     const parts: CallScope = { deadline: partsDeadline(scope.deadline), signal: scope.signal }
+    // One caller's signal is watched by every part of its fan-out: that many listeners is expected.
+    if (scope.signal) setMaxListeners(0, scope.signal)
     return Promise.all(
       this.select(target).map(async (instance): Promise<FanoutEntry> => {
         const base = { instance: instance.id, machine: instance.machine, shards: [...instance.shards] }
