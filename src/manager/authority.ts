@@ -3,6 +3,7 @@
  * store. Exactly one exists per bot (on the single-machine manager or on the MACHINES parent);
  * everything that wants to identify or start asks it, on this machine or over a link.
  */
+import { availableParallelism } from 'node:os'
 import type { SessionInfo } from '../runtime/context.js'
 import { fetchGatewayBot, type GatewayBotInfo } from './gateway-info.js'
 import { IdentifyScheduler } from './identify-scheduler.js'
@@ -15,6 +16,12 @@ import { range } from './shard-plan.js'
 const BUDGET_REFRESH_MS = 10 * 60_000
 import type { RootServices } from './instance-host.js'
 import { systemClock } from '../util/clock.js'
+
+const GATE_MODE_DEBUG: Record<string, string> = {
+  coordinated: 'the bot asks the identify queue; starting every instance (as many booting at once as there are cores, or max_concurrency)',
+  waves:
+    'the bot throttles identifies itself (not discord.js, discord.js adaptation off, or a discord.js version the adapter does not support); starting instances in key-aware waves',
+}
 
 export interface BotLayout {
   shards: number[]
@@ -57,8 +64,11 @@ export class Authority implements RootServices {
       marginMs: opts.identify.marginMs,
       budget: budget ? { total: budget.total, remaining: budget.remaining, resetAt: systemClock.now() + budget.resetAfter } : undefined,
     })
-    this.gate = new StartGate(opts.identify.strategy, this.scheduler.spacingMs)
-    this.gate.on('mode', (mode) => emit('debug', `start gate: the bot ${mode === 'coordinated' ? 'asks the identify queue; starting every instance at once' : 'throttles identifies itself; starting instances one at a time'}`))
+    // Booting is CPU-bound (discord.js loads ~1 s of modules): boot as many at once as there are cores,
+    // and at least a round's worth.
+    const bootLimit = Math.max(layout.maxConcurrency, availableParallelism())
+    this.gate = new StartGate(opts.identify.strategy, this.scheduler.spacingMs, undefined, { keyOf: (shard) => this.scheduler.keyOf(shard), bootLimit })
+    this.gate.on('mode', (mode) => emit('debug', `start gate: ${GATE_MODE_DEBUG[mode as string] ?? mode}`))
     // { shardId, key, at }: `at` on the authority's monotonic clock, so gaps between grants are exact.
     this.scheduler.on('grant', (grant) => emit('identifyGrant', grant))
     this.scheduler.on('budgetExhausted', (b) => emit('debug', `identify budget spent; identifies wait ${Math.round(Math.max(0, b.resetAt - systemClock.now()))} ms for the reset`))
@@ -88,11 +98,12 @@ export class Authority implements RootServices {
   }
 
   identify(shardId: number, signal: AbortSignal): Promise<void> {
-    return this.scheduler.acquire(shardId, { signal }).then(() => undefined)
+    this.gate.noteIdentifyRequest(shardId)
+    return this.scheduler.acquire(shardId, { signal }).then(() => this.gate.noteIdentify(shardId))
   }
 
-  acquireStart(holder: string, _shards: number[], signal: AbortSignal): Promise<StartSlot> {
-    return this.gate.acquire(holder, signal)
+  acquireStart(holder: string, shards: number[], signal: AbortSignal): Promise<StartSlot> {
+    return this.gate.acquire(holder, signal, shards)
   }
 
   releaseStart(slot: StartSlot, outcome: 'ready' | 'failed'): void {
