@@ -98,7 +98,9 @@ export class Authority implements RootServices {
   }
 
   identify(shardId: number, signal: AbortSignal): Promise<void> {
-    this.gate.noteIdentifyRequest(shardId)
+    // After this turn of the event loop: the instances it lets boot are spawned (a fork blocks for
+    // milliseconds) only once a grant due now has been sent, so its IDENTIFY is not delayed.
+    setImmediate(() => this.gate.noteIdentifyRequest(shardId))
     return this.scheduler.acquire(shardId, { signal }).then(() => this.gate.noteIdentify(shardId))
   }
 
