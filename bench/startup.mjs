@@ -11,7 +11,7 @@
 import { fileURLToPath } from 'node:url'
 import { ShardingManager } from '../dist/index.js'
 import { GatewaySimulator } from '../dist/simulator.js'
-import { OPTED_IN_BOT, UNMODIFIED_BOT, machine, randomToken, ratio, runBenchCli, runScenarioStable, secs, sleep, table, within } from './lib.mjs'
+import { OPTED_IN_BOT, UNMODIFIED_BOT, load, machine, randomToken, ratio, runBenchCli, runScenarioStable, secs, sleep, table, within } from './lib.mjs'
 
 const WINDOW_MS = 5000
 const GUILDS = 1000
@@ -147,7 +147,7 @@ function report(results) {
   const byName = Object.fromEntries(results.filter((r) => !r.error).map((r) => [r.name, r]))
   const bootMs = (r) => byName[bootOf(r.mode)]?.readyMs
   const rows = results.map((r) => {
-    if (r.error) return [r.name, r.bot, r.mode, `${r.shards}`, `${r.concurrency}`, 'FAILED', '', '', '', '', '', r.error.split('\n')[0]]
+    if (r.error) return [r.name, r.bot, r.mode, `${r.shards}`, `${r.concurrency}`, 'FAILED', '', '', '', '', '', r.load, r.error.split('\n')[0]]
     const boot = r.manager === 'ours' && r.role !== 'boot' ? bootMs(r) : undefined
     return [
       r.name,
@@ -161,11 +161,12 @@ function report(results) {
       boot !== undefined && r.floorMs > 0 ? ratio(r.readyMs, r.floorMs + boot) : '—',
       `${r.violations}`,
       `${r.duplicates}`,
+      r.load,
       r.manager === 'ours' ? `${r.role === 'boot' ? 'shard 0 alone' : `${r.perInstance}/instance`}, ${r.strategy}` : `1/process, delay ${r.delayMs} ms`,
     ]
   })
   console.log(
-    table(['scenario', 'bot', 'mode', 'N', 'C', 'start → all ready', 'floor', 'ready / floor', 'ready / (floor + boot)', 'violations', 'dup. sessions', 'layout'], rows),
+    table(['scenario', 'bot', 'mode', 'N', 'C', 'start → all ready', 'floor', 'ready / floor', 'ready / (floor + boot)', 'violations', 'dup. sessions', 'load', 'layout'], rows),
   )
 
   const resumes = results.filter((r) => r.resume)
@@ -203,8 +204,9 @@ export async function main({ only = null, verbose = false } = {}) {
   const results = []
   for (const s of selected) {
     process.stdout.write(`  ${s.name} … `)
+    const loadBefore = load()
     const r = await runScenarioStable(SCRIPT, s.name, { timeoutMs: 200_000, verbose })
-    const result = { ...s, ...r }
+    const result = { ...s, ...r, load: `${loadBefore}–${load()}` }
     delete result.output
     results.push(result)
     const resume = result.resume ? `; killed instance back in ${secs(result.resume.backMs)}, ${result.resume.resumes} resumes, ${result.resume.identifies} identifies` : ''
