@@ -3,7 +3,6 @@
  * store. Exactly one exists per bot (on the single-machine manager or on the MACHINES parent);
  * everything that wants to identify or start asks it, on this machine or over a link.
  */
-import { availableParallelism } from 'node:os'
 import type { SessionInfo } from '../runtime/context.js'
 import { fetchGatewayBot, type GatewayBotInfo } from './gateway-info.js'
 import { IdentifyScheduler } from './identify-scheduler.js'
@@ -18,7 +17,7 @@ import type { RootServices } from './instance-host.js'
 import { systemClock } from '../util/clock.js'
 
 const GATE_MODE_DEBUG: Record<string, string> = {
-  coordinated: 'the bot asks the identify queue; starting every instance (as many booting at once as there are cores, or max_concurrency)',
+  coordinated: 'the bot asks the identify queue; starting every instance, each a lead time before its first identify turn',
   waves:
     'the bot throttles identifies itself (not discord.js, discord.js adaptation off, or a discord.js version the adapter does not support); starting instances in key-aware waves',
 }
@@ -64,10 +63,7 @@ export class Authority implements RootServices {
       marginMs: opts.identify.marginMs,
       budget: budget ? { total: budget.total, remaining: budget.remaining, resetAt: systemClock.now() + budget.resetAfter } : undefined,
     })
-    // Booting is CPU-bound (discord.js loads ~1 s of modules): boot as many at once as there are cores,
-    // and at least a round's worth.
-    const bootLimit = Math.max(layout.maxConcurrency, availableParallelism())
-    this.gate = new StartGate(opts.identify.strategy, this.scheduler.spacingMs, undefined, { keyOf: (shard) => this.scheduler.keyOf(shard), bootLimit })
+    this.gate = new StartGate(opts.identify.strategy, this.scheduler.spacingMs, undefined, { keyOf: (shard) => this.scheduler.keyOf(shard) })
     this.gate.on('mode', (mode) => emit('debug', `start gate: ${GATE_MODE_DEBUG[mode as string] ?? mode}`))
     // { shardId, key, at }: `at` on the authority's monotonic clock, so gaps between grants are exact.
     this.scheduler.on('grant', (grant) => emit('identifyGrant', grant))
@@ -98,9 +94,6 @@ export class Authority implements RootServices {
   }
 
   identify(shardId: number, signal: AbortSignal): Promise<void> {
-    // After this turn of the event loop: the instances it lets boot are spawned (a fork blocks for
-    // milliseconds) only once a grant due now has been sent, so its IDENTIFY is not delayed.
-    setImmediate(() => this.gate.noteIdentifyRequest(shardId))
     return this.scheduler.acquire(shardId, { signal }).then(() => this.gate.noteIdentify(shardId))
   }
 

@@ -1,16 +1,11 @@
 /**
  * Decides when an instance may start, so bots that throttle identifies on their own (a discord.js
- * bot that is not adapted, other libraries) never collide with another instance, and bots that take
- * their turns from the identify authority start without waiting for each other.
+ * bot that is not adapted, other libraries) never collide with another instance.
  *
  * Discord's identify limit is per key (`shard % max_concurrency`): instances whose shards use
  * disjoint key sets never compete, so they may start together (one "wave").
  *
- * - `coordinated`: every shard asks the identify authority, so no instance waits for another. With a
- *   boot limit, at most that many instances boot at once (per machine): one stops counting when it asks for its
- *   first identify turn (it has booted and connected), becomes ready or dies. Booting every discord.js
- *   instance at once on a few cores makes each boot take as long as all of them together, so every
- *   instance would be late for its turn.
+ * - `coordinated`: every shard asks the identify authority, so all instances start at once.
  * - `waves`: every waiting instance whose keys are free starts at once; a key is free again one
  *   window after its holder used it: after the authority granted the holder's last shard of that key,
  *   or, for a bot that never asks, after the holder became ready (all of an instance's IDENTIFYs
@@ -18,8 +13,11 @@
  * - `sequential`: one instance at a time; the next waits until the previous one is ready and a full
  *   window has passed.
  * - `auto`: start the first wave as a probe. If any instance asks the authority for an identify,
- *   the bot is coordinated and the rest start as in `coordinated`; if one becomes ready without
- *   asking, the bot throttles itself and the gate continues in waves.
+ *   the bot is coordinated and everything else starts, each instance a lead time before its shards'
+ *   first turn can come (the next round at once, later rounds a window apart): booting many discord.js
+ *   instances at once on a few cores makes every one of them late. The lead is one window, or twice
+ *   the time the probe took to ask if that is longer. If an instance becomes ready without asking, the
+ *   bot throttles itself and the gate continues in waves.
  *
  * Callers that do not say which shards an instance runs (`acquire` without shards) hold every key:
  * they start alone, as before waves existed.
@@ -35,7 +33,7 @@ export const START_STRATEGIES: readonly StartStrategy[] = ['auto', 'coordinated'
 
 export interface StartSlot {
   readonly holder: string
-  /** The gate counts this holder until it is released (false: coordinated without a boot limit, no release needed). */
+  /** Granted by the gate (false in coordinated mode, where no release is needed). */
   readonly exclusive: boolean
   /** Granted in coordinated mode: the bot takes identify turns, so later starts need no slot to be safe. */
   readonly coordinated?: boolean
@@ -44,13 +42,6 @@ export interface StartSlot {
 export interface StartGateOptions {
   /** A shard's identify key (`shard % max_concurrency`); by default every shard shares one key. */
   keyOf?: (shard: number) => number
-  /** Coordinated mode: how many instances may boot at once per group (default: no limit). */
-  bootLimit?: number
-  /**
-   * The group a holder boots in (the limit applies per group). Default: the text before the first
-   * `/` (a MACHINES parent names holders `machine/instance N`), so each machine boots its own.
-   */
-  groupOf?: (holder: string) => string
 }
 
 /** The identify keys an instance uses; ALL when its shards are unknown (or in sequential mode). */
@@ -60,6 +51,8 @@ type Keys = Set<number> | typeof ALL
 interface Waiter {
   holder: string
   shards: readonly number[] | null
+  /** Coordinated mode: when it may start (see noteCoordinatedIdentify). */
+  notBefore?: number
   resolve(slot: StartSlot): void
   reject(err: Error): void
   signal?: AbortSignal
@@ -68,6 +61,7 @@ interface Waiter {
 
 interface Held {
   keys: Keys
+  grantedAt: number
   /** Per key, how many of the holder's shards have not been granted an identify yet. */
   ungranted: Map<number, number>
   shards: ReadonlySet<number>
@@ -76,10 +70,7 @@ interface Held {
 export class StartGate extends EventEmitter {
   private state: GateMode
   private readonly waiters: Waiter[] = []
-  /** Waves / sequential / probing: holders and the keys they hold. */
   private readonly held = new Map<string, Held>()
-  /** Coordinated with a boot limit: holders still booting, and their shards. */
-  private readonly booting = new Map<string, ReadonlySet<number>>()
   /** Per key: when it may be used again. */
   private readonly keyFreeAt = new Map<number, number>()
   /** When every key may be used again (after a holder of every key). */
@@ -87,8 +78,6 @@ export class StartGate extends EventEmitter {
   private timer: unknown = null
   private readonly clock: Clock
   private readonly keyOf: (shard: number) => number
-  private readonly bootLimit: number
-  private readonly groupOf: (holder: string) => string
 
   /** @param settleMs one identify window (the authority's spacing): how long a key stays busy after use */
   constructor(strategy: StartStrategy, private readonly settleMs: number, clock: Clock = systemClock, options: StartGateOptions = {}) {
@@ -96,17 +85,15 @@ export class StartGate extends EventEmitter {
     this.state = strategy === 'auto' ? 'probing' : strategy
     this.clock = clock
     this.keyOf = options.keyOf ?? (() => 0)
-    this.bootLimit = options.bootLimit ?? Infinity
-    this.groupOf = options.groupOf ?? ((holder) => (holder.includes('/') ? holder.slice(0, holder.indexOf('/')) : ''))
   }
 
   get mode(): GateMode {
     return this.state
   }
 
-  /** Holders the gate currently counts (starting in waves, or booting in coordinated mode). */
+  /** Holders currently starting under the gate (not in coordinated mode). */
   get holders(): string[] {
-    return [...this.held.keys(), ...this.booting.keys()]
+    return [...this.held.keys()]
   }
 
   /**
@@ -115,7 +102,7 @@ export class StartGate extends EventEmitter {
    */
   acquire(holder: string, signal?: AbortSignal, shards?: readonly number[]): Promise<StartSlot> {
     if (signal?.aborted) return Promise.reject(new AbortedError(`start of ${holder} was cancelled`))
-    if (this.state === 'coordinated' && this.bootLimit === Infinity) return Promise.resolve({ holder, exclusive: false, coordinated: true })
+    if (this.state === 'coordinated') return Promise.resolve({ holder, exclusive: false, coordinated: true })
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { holder, shards: shards && shards.length > 0 ? [...shards] : null, resolve, reject, signal }
       if (signal) {
@@ -134,25 +121,35 @@ export class StartGate extends EventEmitter {
 
   /**
    * An instance asked the identify authority (or will): the bot coordinates its identifies through
-   * us, so the rest start as in coordinated mode. The probe wave counts as booting until each of
-   * its instances asks too.
+   * us, so no instance needs to wait for another. Each waiting instance starts a lead time before its
+   * shards' first turn can come: its round is its earliest place in the per-key queues, counting the
+   * shards that already started, in the order the instances asked to start; round r's turn comes
+   * about r windows from now. The lead is a window, or twice the probe's boot if that is longer.
    */
   noteCoordinatedIdentify(): void {
     if (this.state !== 'probing') return
     this.state = 'coordinated'
     this.emit('mode', this.state)
-    if (this.bootLimit !== Infinity) for (const [holder, held] of this.held) this.booting.set(holder, held.shards)
-    this.held.clear()
-    this.pump()
-  }
-
-  /** A shard asked the authority for a turn: its instance has booted. */
-  noteIdentifyRequest(shardId: number): void {
-    for (const [holder, shards] of this.booting) {
-      if (!shards.has(shardId)) continue
-      this.booting.delete(holder)
-      return this.pump()
+    const queued = new Map<number, number>() // per key: shards ahead in the authority's queue
+    const count = (shard: number) => {
+      const key = this.keyOf(shard)
+      const place = queued.get(key) ?? 0
+      queued.set(key, place + 1)
+      return place
     }
+    const now = this.clock.now()
+    let probeBoot = 0
+    for (const held of this.held.values()) {
+      for (const s of held.shards) count(s)
+      probeBoot = Math.max(probeBoot, now - held.grantedAt)
+    }
+    this.held.clear()
+    const lead = Math.max(this.settleMs, 2 * probeBoot)
+    for (const w of this.waiters) {
+      const round = w.shards ? Math.min(...w.shards.map(count)) : 0
+      w.notBefore = Math.max(now, now + round * this.settleMs - lead)
+    }
+    this.pump()
   }
 
   /**
@@ -180,7 +177,6 @@ export class StartGate extends EventEmitter {
    */
   release(slot: StartSlot, outcome: 'ready' | 'failed'): void {
     if (!slot.exclusive) return
-    if (this.booting.delete(slot.holder)) return this.pump()
     const held = this.held.get(slot.holder)
     if (!held) return
     this.held.delete(slot.holder)
@@ -202,38 +198,12 @@ export class StartGate extends EventEmitter {
     }
   }
 
+  /** Starts every waiter whose keys are free, in order; keys of a waiter that must wait stay reserved for it. */
   private pump(): void {
     this.clearTimer()
     if (this.waiters.length === 0) return
-    if (this.state === 'coordinated') return this.pumpCoordinated()
-    this.pumpWaves(this.clock.now())
-  }
-
-  /** Coordinated: waiters start in order while fewer than the boot limit of their group are booting. */
-  private pumpCoordinated(): void {
-    if (this.bootLimit === Infinity) {
-      for (const w of this.waiters.splice(0)) this.grant(w, false)
-      return
-    }
-    const bootingIn = new Map<string, number>()
-    for (const holder of this.booting.keys()) bootingIn.set(this.groupOf(holder), (bootingIn.get(this.groupOf(holder)) ?? 0) + 1)
-    for (let i = 0; i < this.waiters.length; ) {
-      const w = this.waiters[i]!
-      const group = this.groupOf(w.holder)
-      const n = bootingIn.get(group) ?? 0
-      if (n >= this.bootLimit) {
-        i++
-        continue
-      }
-      bootingIn.set(group, n + 1)
-      this.waiters.splice(i, 1)
-      this.booting.set(w.holder, new Set(w.shards ?? []))
-      this.grant(w, true)
-    }
-  }
-
-  /** Starts every waiter whose keys are free, in order; keys of a waiter that must wait stay reserved for it. */
-  private pumpWaves(now: number): void {
+    const now = this.clock.now()
+    if (this.state === 'coordinated') return this.pumpCoordinated(now)
     const reserved = new Set<number>()
     let reservedAll = false
     for (let i = 0; i < this.waiters.length && !reservedAll; ) {
@@ -242,7 +212,7 @@ export class StartGate extends EventEmitter {
       const clashes = keys === ALL ? reserved.size > 0 : [...keys].some((k) => reserved.has(k))
       if (!clashes && this.free(keys, now)) {
         this.waiters.splice(i, 1)
-        this.held.set(w.holder, this.holding(w, keys))
+        this.held.set(w.holder, this.holding(w, keys, now))
         this.grant(w, true)
         continue
       }
@@ -261,6 +231,20 @@ export class StartGate extends EventEmitter {
     }
   }
 
+  /** Coordinated: every waiter starts at its time (no keys to wait for). */
+  private pumpCoordinated(now: number): void {
+    for (const w of this.waiters.filter((x) => (x.notBefore ?? 0) <= now)) {
+      this.waiters.splice(this.waiters.indexOf(w), 1)
+      this.grant(w, false)
+    }
+    if (this.waiters.length === 0) return
+    const next = Math.min(...this.waiters.map((w) => w.notBefore ?? 0))
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null
+      this.pump()
+    }, next - now)
+  }
+
   private keysOf(w: Waiter): Keys {
     if (w.shards === null || this.state === 'sequential') return ALL
     return new Set(w.shards.map((s) => this.keyOf(s)))
@@ -275,10 +259,10 @@ export class StartGate extends EventEmitter {
     return [...keys].every((k) => (this.keyFreeAt.get(k) ?? 0) <= now)
   }
 
-  private holding(w: Waiter, keys: Keys): Held {
+  private holding(w: Waiter, keys: Keys, now: number): Held {
     const ungranted = new Map<number, number>()
     for (const s of w.shards ?? []) ungranted.set(this.keyOf(s), (ungranted.get(this.keyOf(s)) ?? 0) + 1)
-    return { keys, ungranted, shards: new Set(w.shards ?? []) }
+    return { keys, grantedAt: now, ungranted, shards: new Set(w.shards ?? []) }
   }
 
   private busyUntil(key: number, at: number): void {
@@ -292,6 +276,6 @@ export class StartGate extends EventEmitter {
 
   private grant(w: Waiter, exclusive: boolean): void {
     if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort)
-    w.resolve(this.state === 'coordinated' ? { holder: w.holder, exclusive, coordinated: true } : { holder: w.holder, exclusive })
+    w.resolve(exclusive ? { holder: w.holder, exclusive } : { holder: w.holder, exclusive, coordinated: true })
   }
 }

@@ -170,45 +170,46 @@ describe('StartGate waves (key-aware)', () => {
     expect(gate.holders).toEqual([])
   })
 
-  it('auto, coordinated with a boot limit: the rest start in order as booting instances ask for their turns', async () => {
+  it('auto, coordinated: each waiting instance starts one window before its shards\' first turn', async () => {
     const clock = new FakeClock()
-    const gate = new StartGate('auto', WINDOW, clock, { keyOf, bootLimit: 4 })
-    const { granted, slots, acquire } = track(gate, clock)
-    for (let i = 0; i < 10; i++) acquire(`i${i}`, [i])
+    const gate = new StartGate('auto', WINDOW, clock, { keyOf })
+    const { granted, acquire } = track(gate, clock)
+    for (let i = 0; i < 16; i++) acquire(`i${i}`, [i]) // rounds: 0-3 → 0, 4-7 → 1, 8-11 → 2, 12-15 → 3
+    acquire('unknown') // no shards: starts with the first
     await clock.advance(1000)
-    expect(Object.keys(granted)).toEqual(['i0', 'i1', 'i2', 'i3'])
-    gate.noteCoordinatedIdentify() // i0's client will ask; the probe wave still counts as booting
-    gate.noteIdentifyRequest(0)
-    await clock.advance(0)
-    expect(granted.i4).toBe(1000)
-    expect(granted.i5).toBeUndefined()
-    await clock.advance(500)
-    gate.noteIdentifyRequest(1)
-    gate.noteIdentifyRequest(2)
-    gate.release(slots.i3!, 'ready') // e.g. it resumed without asking
-    await clock.advance(0)
-    expect([granted.i5, granted.i6, granted.i7]).toEqual([1500, 1500, 1500])
-    expect(slots.i5!.exclusive).toBe(true)
-    gate.noteIdentifyRequest(9) // not booting: nothing changes
-    gate.release(slots.i4!, 'failed')
-    await clock.advance(0)
-    expect(granted.i8).toBe(1500)
-    expect(granted.i9).toBeUndefined()
-    expect(gate.holders.sort()).toEqual(['i5', 'i6', 'i7', 'i8'])
+    gate.noteCoordinatedIdentify()
+    await clock.advance(30_000)
+    const at = (from: number) => [0, 1, 2, 3].map((k) => granted[`i${from + k}`])
+    expect(at(0)).toEqual([0, 0, 0, 0])
+    expect(at(4)).toEqual([1000, 1000, 1000, 1000])
+    expect(at(8)).toEqual([6000, 6000, 6000, 6000])
+    expect(at(12)).toEqual([11_000, 11_000, 11_000, 11_000])
+    expect(granted.unknown).toBe(1000)
+    // later starts (respawns) are not held back
+    const late = await gate.acquire('respawn', undefined, [0])
+    expect(late.exclusive).toBe(false)
   })
 
-  it('coordinated with a boot limit counts each machine apart (holders named machine/instance)', async () => {
+  it('auto, coordinated, every instance holding every key: one instance per window after the next', async () => {
     const clock = new FakeClock()
-    const gate = new StartGate('coordinated', WINDOW, clock, { keyOf, bootLimit: 1 })
+    const gate = new StartGate('auto', WINDOW, clock, { keyOf })
     const { granted, acquire } = track(gate, clock)
-    acquire('a/instance 0', [0])
-    acquire('a/instance 1', [1])
-    acquire('b/instance 2', [2])
-    await clock.advance(0)
-    expect(Object.keys(granted).sort()).toEqual(['a/instance 0', 'b/instance 2'])
-    gate.noteIdentifyRequest(0)
-    await clock.advance(0)
-    expect(Object.keys(granted)).toContain('a/instance 1')
+    for (let i = 0; i < 4; i++) acquire(`i${i}`, [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3])
+    await clock.advance(500)
+    gate.noteCoordinatedIdentify()
+    await clock.advance(30_000)
+    expect(granted).toEqual({ i0: 0, i1: 500, i2: 5500, i3: 10_500 })
+  })
+
+  it('auto, coordinated: a probe that took long to ask gives the others twice its boot time as lead', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('auto', WINDOW, clock, { keyOf })
+    const { granted, acquire } = track(gate, clock)
+    for (let i = 0; i < 4; i++) acquire(`i${i}`, [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3])
+    await clock.advance(4000) // the probe booted for 4 s: lead 8 s
+    gate.noteCoordinatedIdentify()
+    await clock.advance(30_000)
+    expect(granted).toEqual({ i0: 0, i1: 4000, i2: 6000, i3: 11_000 })
   })
 
   it('auto: instances that each hold every key probe one at a time, then continue in waves', async () => {
