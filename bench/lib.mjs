@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process'
 import { statSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
 export const RESULT_MARK = '@@bench-result '
@@ -15,8 +15,11 @@ export const randomToken = () => `bench-${randomBytes(18).toString('base64url')}
 
 export function machine() {
   const c = cpus()
-  return `${c.length} × ${c[0]?.model?.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}`
+  return `${c.length} × ${c[0]?.model?.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${process.platform}, load ${load()}`
 }
+
+/** The 1-minute load average: other work on a shared machine shows here (2 cores: above 2 is contention). */
+export const load = () => loadavg()[0].toFixed(1)
 
 /** Prints a scenario's result for the parent process to pick up. */
 export function emitResult(result) {

@@ -1,34 +1,53 @@
 // Start-up benchmark: time from start to every shard ready, for real discord.js v14 bots against the
 // local gateway simulator with the real 5000 ms identify window, compared with the physical floor
-// (ceil(N/C)-1) × 5000 ms and with discord.js's own ShardingManager on the same simulator.
+// (ceil(N/C)-1) × 5000 ms, with the floor plus the boot time of one instance (measured in the same run:
+// one instance running shard 0 of the same bot, start → ready), and with discord.js's own
+// ShardingManager on the same simulator.
 //
-//   npm run build && node bench/startup.mjs            every scenario (about 4 minutes)
-//   node bench/startup.mjs --only ours-opted-in-processes-16x4,djs-process-16x4
+//   npm run build && node bench/startup.mjs            every scenario (about 6 minutes)
+//   node bench/startup.mjs --only ours-boot-processes,ours-unmodified-processes-16x4-1pi
 //   node bench/startup.mjs --verbose                   also show each scenario's output
 //   node bench/startup.mjs --scenario <name>           one scenario in this process (used by the runner)
 import { fileURLToPath } from 'node:url'
 import { ShardingManager } from '../dist/index.js'
 import { GatewaySimulator } from '../dist/simulator.js'
-import { OPTED_IN_BOT, UNMODIFIED_BOT, machine, randomToken, ratio, runBenchCli, runScenarioStable, secs, table, within } from './lib.mjs'
+import { OPTED_IN_BOT, UNMODIFIED_BOT, load, machine, randomToken, ratio, runBenchCli, runScenarioStable, secs, sleep, table, within } from './lib.mjs'
 
 const WINDOW_MS = 5000
 const GUILDS = 1000
 const SCRIPT = fileURLToPath(import.meta.url)
 
-/** Every scenario: who manages the shards, which bot, N shards, max_concurrency C. */
+const ours = (name, bot, mode, shards, concurrency, perInstance, extra = {}) => ({ name, manager: 'ours', bot, mode, shards, concurrency, perInstance, ...extra })
+
+/**
+ * Every scenario: who manages the shards, which bot, N shards, max_concurrency C, shards per instance.
+ * `role: 'boot'` measures one instance (shard 0 of an N-shard bot); `role: 'resume'` kills an instance
+ * once everything is ready and measures its way back; `adapt: false` opts the bot out (key-aware waves).
+ */
 export const SCENARIOS = [
-  { name: 'ours-opted-in-processes-16x4', manager: 'ours', bot: 'opted-in', mode: 'processes', shards: 16, concurrency: 4, perInstance: 4 },
-  { name: 'ours-opted-in-workers-16x4', manager: 'ours', bot: 'opted-in', mode: 'workers', shards: 16, concurrency: 4, perInstance: 4 },
-  { name: 'ours-unmodified-processes-16x4', manager: 'ours', bot: 'unmodified', mode: 'processes', shards: 16, concurrency: 4, perInstance: 4 },
-  { name: 'ours-unmodified-workers-16x4', manager: 'ours', bot: 'unmodified', mode: 'workers', shards: 16, concurrency: 4, perInstance: 4 },
+  ours('ours-boot-processes', 'unmodified', 'processes', 16, 4, 1, { role: 'boot' }),
+  ours('ours-boot-workers', 'unmodified', 'workers', 16, 4, 1, { role: 'boot' }),
+  ours('ours-unmodified-processes-16x4-1pi', 'unmodified', 'processes', 16, 4, 1),
+  ours('ours-unmodified-processes-16x4-4pi', 'unmodified', 'processes', 16, 4, 4),
+  ours('ours-unmodified-workers-16x4-1pi', 'unmodified', 'workers', 16, 4, 1),
+  ours('ours-unmodified-workers-16x4-4pi', 'unmodified', 'workers', 16, 4, 4),
+  ours('ours-opted-in-processes-16x4', 'opted-in', 'processes', 16, 4, 4),
+  ours('ours-opted-in-workers-16x4', 'opted-in', 'workers', 16, 4, 4),
+  ours('ours-waves-processes-16x4-1pi', 'unmodified', 'processes', 16, 4, 1, { adapt: false }),
   { name: 'djs-process-16x4', manager: 'discord.js', bot: 'unmodified', mode: 'process', shards: 16, concurrency: 4, perInstance: 1 },
-  { name: 'ours-opted-in-processes-4x1', manager: 'ours', bot: 'opted-in', mode: 'processes', shards: 4, concurrency: 1, perInstance: 1 },
-  { name: 'ours-opted-in-workers-4x1', manager: 'ours', bot: 'opted-in', mode: 'workers', shards: 4, concurrency: 1, perInstance: 1 },
-  { name: 'ours-unmodified-processes-4x1', manager: 'ours', bot: 'unmodified', mode: 'processes', shards: 4, concurrency: 1, perInstance: 1 },
+  ours('ours-unmodified-processes-4x1', 'unmodified', 'processes', 4, 1, 1),
+  ours('ours-unmodified-workers-4x1', 'unmodified', 'workers', 4, 1, 1),
+  ours('ours-opted-in-processes-4x1', 'opted-in', 'processes', 4, 1, 1),
+  ours('ours-opted-in-workers-4x1', 'opted-in', 'workers', 4, 1, 1),
   { name: 'djs-process-4x1', manager: 'discord.js', bot: 'unmodified', mode: 'process', shards: 4, concurrency: 1, perInstance: 1 },
+  ours('ours-unmodified-processes-resume', 'unmodified', 'processes', 4, 4, 1, { role: 'resume' }),
+  ours('ours-unmodified-workers-resume', 'unmodified', 'workers', 4, 4, 1, { role: 'resume' }),
 ]
 
 export const floorMs = (n, c, windowMs = WINDOW_MS) => (Math.ceil(n / c) - 1) * windowMs
+
+/** The boot scenario of a mode. */
+const bootOf = (mode) => `ours-boot-${mode}`
 
 /** Runs one scenario in this process; resolves with its measurements. */
 async function measure(s) {
@@ -44,25 +63,32 @@ async function measure(s) {
       const manager = new ShardingManager({
         file,
         mode: s.mode,
-        shards: s.shards,
+        // a boot scenario runs shard 0 of the same N-shard bot (same guilds per shard)
+        shards: s.role === 'boot' ? [0] : s.shards,
+        totalShards: s.shards,
         shardsPerInstance: s.perInstance,
         token,
         passToken: true,
         api: restUrl,
-        env: { DISCORD_API_BASE: restUrl },
+        env: { DISCORD_API_BASE: restUrl, ...(s.role === 'resume' ? { DISCORDOO_DISCORDJS_RESUME: '1' } : {}) },
         identify: { windowMs: WINDOW_MS }, // + the default 250 ms margin
-        respawn: false,
+        respawn: s.role === 'resume',
+        restarts: { baseDelay: 0, maxDelay: 0 },
+        ...(s.adapt === false ? { adaptDiscordJs: false } : {}),
       })
       const deaths = [] // instances that died before every shard was ready (none expected)
       let started = false
       manager.on('instanceDeath', (i) => started || deaths.push(`instance ${i.id}: ${i.reason?.message ?? i.code}`))
       manager.on('error', (e) => console.error('[manager error]', e.message))
+      manager.on('debug', (line) => /start gate|not adapted|adaptation is off/.test(line) && console.log('[debug]', line))
       stop = () => manager.stop()
       const t0 = performance.now()
       await within(manager.start(), 170_000, 'manager.start() did not resolve in 170 s')
       readyMs = performance.now() - t0
       started = true
-      extra = { strategy: manager.status().identify?.strategy, spacingMs: manager.status().identify?.spacingMs, deaths }
+      const status = manager.status()
+      extra = { strategy: status.identify?.strategy, granted: status.identify?.granted, deaths }
+      if (s.role === 'resume') extra.resume = await killAndResume(manager, sim)
     } else {
       // discord.js's own manager: one shard per process, its default 5500 ms delay between spawns.
       const { ShardingManager: DjsShardingManager } = await import('discord.js')
@@ -80,12 +106,12 @@ async function measure(s) {
     // Let the bots' own ready-time requests (the example bot calls fetchClientValues on 'clientReady')
     // settle before stopping: discord.js's manager throws (uncaught TypeError in Shard.send) when it
     // answers a shard it has just killed.
-    await new Promise((r) => setTimeout(r, 1000))
+    await sleep(1000)
     const accepted = stats.identifies.filter((i) => i.outcome === 'accepted')
     return {
       ...s,
       readyMs,
-      floorMs: floorMs(s.shards, s.concurrency),
+      floorMs: s.role === 'boot' ? 0 : floorMs(s.shards, s.concurrency),
       identifies: stats.identifyCount,
       violations: stats.violations.length,
       violationDetail: stats.violations.slice(0, 5),
@@ -101,42 +127,72 @@ async function measure(s) {
   }
 }
 
-function report(results) {
-  const rows = results.map((r) =>
-    r.error
-      ? [r.name, r.manager, r.bot, r.mode, `${r.shards}`, `${r.concurrency}`, 'FAILED', '', '', '', '', r.error.split('\n')[0]]
-      : [
-          r.name,
-          r.manager,
-          r.bot,
-          r.mode,
-          `${r.shards}`,
-          `${r.concurrency}`,
-          secs(r.readyMs),
-          secs(r.floorMs),
-          r.floorMs > 0 ? ratio(r.readyMs, r.floorMs) : '—',
-          `${r.violations}`,
-          `${r.duplicates}`,
-          r.manager === 'ours' ? `${r.perInstance}/instance, ${r.strategy}` : `1/process, delay ${r.delayMs} ms`,
-        ],
-  )
-  console.log(table(['scenario', 'manager', 'bot', 'mode', 'N', 'C', 'start → all ready', 'floor', 'ready / floor', 'violations', 'dup. sessions', 'layout'], rows))
+/** Kills instance 1 (SIGKILL in processes, process.exit in a worker) and waits until it is ready again. */
+async function killAndResume(manager, sim) {
+  await sleep(1500) // sessions reach the manager within a second of their last update
+  const before = sim.stats()
+  const victim = manager.status().machines[0].instances[1]
+  const back = new Promise((resolve) => manager.on('instanceReady', (i) => i.id === 1 && resolve()))
+  const t0 = performance.now()
+  if (manager.status().mode === 'workers') await manager.broadcastEval(() => void setTimeout(() => process.exit(1), 0), { instance: 1 })
+  else process.kill(victim.pid, 'SIGKILL')
+  await within(back, 60_000, 'the killed instance was not ready again within 60 s')
+  const backMs = performance.now() - t0
+  const ready = await manager.broadcastEval((c) => c.isReady(), { instance: 1 })
+  const after = sim.stats()
+  return { backMs, resumes: after.resumes - before.resumes, identifies: after.identifyCount - before.identifyCount, ready, shards: victim.shards.length }
+}
 
+function report(results) {
   const byName = Object.fromEntries(results.filter((r) => !r.error).map((r) => [r.name, r]))
-  const pairs = [
-    ['ours-opted-in-processes-16x4', 'djs-process-16x4'],
-    ['ours-opted-in-workers-16x4', 'djs-process-16x4'],
-    ['ours-unmodified-processes-16x4', 'djs-process-16x4'],
-    ['ours-unmodified-workers-16x4', 'djs-process-16x4'],
-    ['ours-opted-in-processes-4x1', 'djs-process-4x1'],
-    ['ours-opted-in-workers-4x1', 'djs-process-4x1'],
-    ['ours-unmodified-processes-4x1', 'djs-process-4x1'],
-  ].filter(([a, b]) => byName[a] && byName[b])
+  const bootMs = (r) => byName[bootOf(r.mode)]?.readyMs
+  const rows = results.map((r) => {
+    if (r.error) return [r.name, r.bot, r.mode, `${r.shards}`, `${r.concurrency}`, 'FAILED', '', '', '', '', '', r.load, r.error.split('\n')[0]]
+    const boot = r.manager === 'ours' && r.role !== 'boot' ? bootMs(r) : undefined
+    return [
+      r.name,
+      r.adapt === false ? 'unmodified, opted out' : r.bot,
+      r.mode,
+      `${r.shards}`,
+      `${r.concurrency}`,
+      secs(r.readyMs),
+      secs(r.floorMs),
+      r.floorMs > 0 ? ratio(r.readyMs, r.floorMs) : '—',
+      boot !== undefined && r.floorMs > 0 ? ratio(r.readyMs, r.floorMs + boot) : '—',
+      `${r.violations}`,
+      `${r.duplicates}`,
+      r.load,
+      r.manager === 'ours' ? `${r.role === 'boot' ? 'shard 0 alone' : `${r.perInstance}/instance`}, ${r.strategy}` : `1/process, delay ${r.delayMs} ms`,
+    ]
+  })
+  console.log(
+    table(['scenario', 'bot', 'mode', 'N', 'C', 'start → all ready', 'floor', 'ready / floor', 'ready / (floor + boot)', 'violations', 'dup. sessions', 'load', 'layout'], rows),
+  )
+
+  const resumes = results.filter((r) => r.resume)
+  if (resumes.length) {
+    console.log('\nkilled instance of an unmodified bot (DISCORDOO_DISCORDJS_RESUME=1):')
+    console.log(
+      table(
+        ['scenario', 'kill → ready again', 'shards', 'RESUMEs', 'IDENTIFYs', 'client ready', 'violations', 'dup. sessions'],
+        resumes.map((r) => [r.name, secs(r.resume.backMs), `${r.resume.shards}`, `${r.resume.resumes}`, `${r.resume.identifies}`, `${r.resume.ready}`, `${r.violations}`, `${r.duplicates}`]),
+      ),
+    )
+  }
+
+  const djs = (r) => (r.concurrency === 4 ? 'djs-process-16x4' : 'djs-process-4x1')
+  const pairs = results
+    .filter((r) => !r.error && r.manager === 'ours' && !r.role && byName[djs(r)])
+    .map((r) => ({ ours: r.name, theirs: djs(r), ratio: r.readyMs / byName[djs(r)].readyMs }))
   if (pairs.length) {
     console.log('\nours / discord.js ShardingManager (same simulator, same N and C; < 1 is faster):')
-    console.log(table(['ours', 'discord.js', 'ours', 'theirs', 'ours / theirs'], pairs.map(([a, b]) => [a, b, secs(byName[a].readyMs), secs(byName[b].readyMs), ratio(byName[a].readyMs, byName[b].readyMs)])))
+    console.log(table(['ours', 'discord.js', 'ours', 'theirs', 'ours / theirs'], pairs.map((p) => [p.ours, p.theirs, secs(byName[p.ours].readyMs), secs(byName[p.theirs].readyMs), ratio(byName[p.ours].readyMs, byName[p.theirs].readyMs)])))
   }
-  return { rows, pairs: pairs.map(([a, b]) => ({ ours: a, theirs: b, ratio: byName[a].readyMs / byName[b].readyMs })) }
+  // The target: unmodified bots within 1.10 × (floor + the boot of one instance).
+  const targets = results
+    .filter((r) => !r.error && r.manager === 'ours' && !r.role && r.floorMs > 0 && bootMs(r) !== undefined)
+    .map((r) => ({ ours: r.name, theirs: `floor + boot (${secs(bootMs(r))})`, ratio: r.readyMs / (r.floorMs + bootMs(r)) }))
+  return { rows, pairs: [...pairs, ...targets] }
 }
 
 /** Runs the selected scenarios, each in its own process group; prints and returns the results. */
@@ -148,11 +204,13 @@ export async function main({ only = null, verbose = false } = {}) {
   const results = []
   for (const s of selected) {
     process.stdout.write(`  ${s.name} … `)
+    const loadBefore = load()
     const r = await runScenarioStable(SCRIPT, s.name, { timeoutMs: 200_000, verbose })
-    const result = { ...s, ...r }
+    const result = { ...s, ...r, load: `${loadBefore}–${load()}` }
     delete result.output
     results.push(result)
-    console.log(result.error ? `FAILED: ${result.error}` : `${secs(result.readyMs)} (floor ${secs(result.floorMs)}, ${result.violations} violations)`)
+    const resume = result.resume ? `; killed instance back in ${secs(result.resume.backMs)}, ${result.resume.resumes} resumes, ${result.resume.identifies} identifies` : ''
+    console.log(result.error ? `FAILED: ${result.error}` : `${secs(result.readyMs)} (floor ${secs(result.floorMs)}, ${result.violations} violations${resume})`)
   }
   console.log('')
   const summary = report(results)

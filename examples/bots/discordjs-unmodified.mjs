@@ -14,7 +14,7 @@ client.once('clientReady', async () => {
     const counts = await client.shard.fetchClientValues('guilds.cache.size')
     console.log(`[bot] shards ${client.shard.ids.join(',')} ready; guilds per instance: ${counts.join(' ')}`)
   } catch (err) {
-    // Instances start one at a time: the ones not started yet cannot answer (discord.js rejects the same way).
+    // Instances that are not running yet cannot answer (discord.js rejects the same way).
     console.log(`[bot] shards ${client.shard.ids.join(',')} ready (${err.message})`)
   }
 })

@@ -17,6 +17,8 @@ export const Ops = {
   FATAL: 'fatal',
   CRASH: 'crash',
   HEARTBEAT_ACK: 'hbAck',
+  /** A line for the manager's `debug` event (e.g. the discord.js adapter's decisions). */
+  DEBUG: 'debug',
   // manager → instance
   HEARTBEAT: 'hb',
   SHUTDOWN: 'shutdown',

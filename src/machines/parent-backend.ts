@@ -263,7 +263,7 @@ export class ParentBackend implements Backend {
         const shards = field.shards(d.shards, 'shards').filter((s) => machine.owns(s))
         const slot = await authority.acquireStart(holder, shards, ctx.signal)
         if (slot.exclusive) machine.heldSlots.add(slot.holder)
-        return { holder: d.holder, exclusive: slot.exclusive }
+        return { holder: d.holder, exclusive: slot.exclusive, coordinated: slot.coordinated === true }
       }
       case 'bot': {
         const origin = field.record(d.origin, 'origin') as unknown as Origin

@@ -81,7 +81,7 @@ export class RemoteHost implements InstanceHost {
       // goes ahead while the parent is away (its shards RESUME, or wait for their identify turn).
       if (this.coordinated) return { holder, exclusive: false }
       const slot = (await this.callRoot('startSlot', { holder, shards }, signal)) as StartSlot
-      if (!slot.exclusive) this.coordinated = true
+      if (!slot.exclusive || slot.coordinated) this.coordinated = true
       return slot
     },
     releaseStart: (slot, outcome) => {

@@ -16,6 +16,12 @@ const BUDGET_REFRESH_MS = 10 * 60_000
 import type { RootServices } from './instance-host.js'
 import { systemClock } from '../util/clock.js'
 
+const GATE_MODE_DEBUG: Record<string, string> = {
+  coordinated: 'the bot asks the identify queue; starting every instance, each a lead time before its first identify turn',
+  waves:
+    'the bot throttles identifies itself (not discord.js, discord.js adaptation off, or a discord.js version the adapter does not support); starting instances in key-aware waves',
+}
+
 export interface BotLayout {
   shards: number[]
   totalShards: number
@@ -57,8 +63,8 @@ export class Authority implements RootServices {
       marginMs: opts.identify.marginMs,
       budget: budget ? { total: budget.total, remaining: budget.remaining, resetAt: systemClock.now() + budget.resetAfter } : undefined,
     })
-    this.gate = new StartGate(opts.identify.strategy, this.scheduler.spacingMs)
-    this.gate.on('mode', (mode) => emit('debug', `start gate: the bot ${mode === 'coordinated' ? 'asks the identify queue; starting every instance at once' : 'throttles identifies itself; starting instances one at a time'}`))
+    this.gate = new StartGate(opts.identify.strategy, this.scheduler.spacingMs, undefined, { keyOf: (shard) => this.scheduler.keyOf(shard) })
+    this.gate.on('mode', (mode) => emit('debug', `start gate: ${GATE_MODE_DEBUG[mode as string] ?? mode}`))
     // { shardId, key, at }: `at` on the authority's monotonic clock, so gaps between grants are exact.
     this.scheduler.on('grant', (grant) => emit('identifyGrant', grant))
     this.scheduler.on('budgetExhausted', (b) => emit('debug', `identify budget spent; identifies wait ${Math.round(Math.max(0, b.resetAt - systemClock.now()))} ms for the reset`))
@@ -88,11 +94,11 @@ export class Authority implements RootServices {
   }
 
   identify(shardId: number, signal: AbortSignal): Promise<void> {
-    return this.scheduler.acquire(shardId, { signal }).then(() => undefined)
+    return this.scheduler.acquire(shardId, { signal }).then(() => this.gate.noteIdentify(shardId))
   }
 
-  acquireStart(holder: string, _shards: number[], signal: AbortSignal): Promise<StartSlot> {
-    return this.gate.acquire(holder, signal)
+  acquireStart(holder: string, shards: number[], signal: AbortSignal): Promise<StartSlot> {
+    return this.gate.acquire(holder, signal, shards)
   }
 
   releaseStart(slot: StartSlot, outcome: 'ready' | 'failed'): void {

@@ -43,6 +43,8 @@ export interface ChannelReports {
 export class InstanceChannel {
   /** What drives the instance: our ShardingClient, an attached bot client, or neither (discord.js alone). */
   clientKind: 'none' | 'sharding' | 'bot' = 'none'
+  /** An unmodified bot adapted by the runtime reads messages with process.on('message'): keep them raw. */
+  private rawMessages = false
   /** Identify turns the instance asked for (0 at ready: its own throttler identified). */
   identifyRequests = 0
   private identifiesWaiting = 0
@@ -96,7 +98,12 @@ export class InstanceChannel {
         return this.reports.hello()
       case Ops.ATTACHED:
         this.clientKind = d.target === 'bot' || this.clientKind === 'bot' ? 'bot' : 'sharding'
+        this.rawMessages = d.target === 'bot' ? d.raw === true : false
+        // The runtime gave an unmodified discord.js client our identify queue: it will ask, start everyone.
+        if (d.identify === true) this.host.root.noteIdentifies('coordinated', [...this.origin.shards])
         return
+      case Ops.DEBUG:
+        return this.host.emitEvent('debug', `instance ${this.origin.instance}: ${String(d.message)}`)
       case Ops.READY:
         return this.reports.ready()
       case Ops.SHARD:
@@ -132,7 +139,7 @@ export class InstanceChannel {
         return this.call(action, scope)
       case 'send':
         // A bot without ShardingClient only has process.on('message'): give it the raw message.
-        if (this.clientKind === 'none') this.child.send(action.message)
+        if (this.clientKind === 'none' || this.rawMessages) this.child.send(action.message)
         else this.post(Ops.MESSAGE, { message: action.message, from: action.from ?? 'manager' })
         return Promise.resolve(undefined)
     }

@@ -38,6 +38,8 @@ export interface InstanceSettings {
   respawn: boolean
   restarts: ResolvedOptions['restarts']
   timeouts: ResolvedOptions['timeouts']
+  /** Adapt unmodified discord.js bots in the instance (options.adaptDiscordJs; default true). */
+  adaptDiscordJs?: boolean
 }
 
 export interface InstanceInfo {
@@ -251,6 +253,7 @@ export class Instance {
         file: this.settings.file,
         sessions: this.host.root.sessionsFor(this.shards, this.host.totalShards),
         active: this.host.active,
+        adaptDiscordJs: this.settings.adaptDiscordJs ?? true,
       }),
     }
     this.lastCrash = null

@@ -34,7 +34,7 @@ export function driverFor(mode: 'processes' | 'workers'): InstanceDriver {
 export function instanceSettings(opts: ResolvedOptions, driver: InstanceDriver, file: string): InstanceSettings {
   const env = { ...opts.env }
   if (opts.passToken && opts.token) env.DISCORD_TOKEN = opts.token
-  return { driver, file, env, execArgv: opts.execArgv, args: opts.args, respawn: opts.respawn, restarts: opts.restarts, timeouts: opts.timeouts }
+  return { driver, file, env, execArgv: opts.execArgv, args: opts.args, respawn: opts.respawn, restarts: opts.restarts, timeouts: opts.timeouts, adaptDiscordJs: opts.adaptDiscordJs }
 }
 
 /** One shard count's instances, and the host they see. */

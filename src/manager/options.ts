@@ -11,7 +11,7 @@ import { resolveMachinesOptions, type MachinesOptions, type ResolvedMachines } f
 import { anyString, restartsShape, timeoutsShape } from '../options/common.js'
 import { bool, int, object, oneOf, optional, recordOf, schema, arrayOf, str } from '../options/schema.js'
 import { parseShards, type ShardsOption } from './shard-plan.js'
-import type { StartStrategy } from './start-gate.js'
+import { START_STRATEGIES, type StartStrategy } from './start-gate.js'
 
 export interface RestartOptions {
   /** Respawns allowed per `interval` before `instanceGaveUp` (default 5). */
@@ -72,7 +72,10 @@ export interface ShardingManagerOptions {
   /** Alias of `timeouts.kill`. */
   killTimeout?: number
   identify?: IdentifyOptions
-  /** Give unmodified discord.js bots the manager's identify queue and session store (default true). */
+  /**
+   * Give unmodified discord.js v14 bots the manager's identify queue, session store and shard
+   * reports from the preloaded runtime (default true). See README "discord.js bots".
+   */
   adaptDiscordJs?: boolean
   /** Serve Prometheus `/metrics`, `/healthz` and `/status` on this port (the root manager). */
   metrics?: { port: number; host?: string }
@@ -113,7 +116,7 @@ const identifySchema = object({
   maxConcurrency: optional(int(1, 1024)),
   windowMs: optional(int(0)),
   marginMs: optional(int(0)),
-  strategy: optional(oneOf(['auto', 'coordinated', 'sequential'] as const)),
+  strategy: optional(oneOf(START_STRATEGIES)),
   budget: optional(object({ total: int(0), remaining: int(0), resetAfter: int(0) })),
 })
 

@@ -29,6 +29,8 @@ export interface InstanceContext {
   sessions: Record<number, SessionInfo>
   /** False while this instance belongs to a new shard set that a re-shard has not switched to yet. */
   active?: boolean
+  /** Adapt an unmodified discord.js bot from the preloaded runtime (manager option `adaptDiscordJs`). Absent: true. */
+  adaptDiscordJs?: boolean
 }
 
 export function contextToEnv(ctx: InstanceContext): Record<string, string> {

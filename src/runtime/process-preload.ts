@@ -1,4 +1,6 @@
 /** Loaded with `node --require` before the client file of a PROCESSES-mode instance. */
+import { installDiscordJsAdapter } from './discordjs-adapter.js'
 import { InstanceRuntime } from './instance-runtime.js'
 
-InstanceRuntime.install()
+const runtime = InstanceRuntime.install()
+if (runtime) installDiscordJsAdapter(runtime)

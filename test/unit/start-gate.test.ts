@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { StartGate } from '../../src/manager/start-gate.js'
+import { StartGate, type StartSlot } from '../../src/manager/start-gate.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 
 describe('StartGate', () => {
@@ -48,7 +48,7 @@ describe('StartGate', () => {
     expect((await gate.acquire('d')).exclusive).toBe(false)
   })
 
-  it('auto: a probe that becomes ready without identifies makes the gate sequential', async () => {
+  it('auto: a probe that becomes ready without identifies makes the gate start waves', async () => {
     const clock = new FakeClock()
     const gate = new StartGate('auto', 5000, clock)
     const first = await gate.acquire('a')
@@ -56,7 +56,7 @@ describe('StartGate', () => {
     void gate.acquire('b').then(() => (second = clock.now()))
     await clock.advance(1000)
     gate.release(first, 'ready')
-    expect(gate.mode).toBe('sequential')
+    expect(gate.mode).toBe('waves')
     await clock.advance(4999)
     expect(second).toBe(-1)
     await clock.advance(1)
@@ -84,6 +84,202 @@ describe('StartGate', () => {
     await expect(p).rejects.toMatchObject({ code: 'ABORTED' })
   })
 })
+
+describe('StartGate waves (key-aware)', () => {
+  const keyOf = (s: number) => s % 4
+  const WINDOW = 5000
+
+  /** Acquires for each holder; records when each was granted (ms on the fake clock). */
+  function track(gate: StartGate, clock: FakeClock) {
+    const granted: Record<string, number> = {}
+    const slots: Record<string, StartSlot> = {}
+    const acquire = (holder: string, shards?: number[]) =>
+      void gate.acquire(holder, undefined, shards).then((slot) => {
+        granted[holder] = clock.now()
+        slots[holder] = slot
+      })
+    return { granted, slots, acquire }
+  }
+
+  it('starts instances with disjoint keys together; a shared key waits a window after its holder was ready', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('waves', WINDOW, clock, { keyOf })
+    const { granted, slots, acquire } = track(gate, clock)
+    for (let i = 0; i < 6; i++) acquire(`i${i}`, [i])
+    await clock.advance(0)
+    expect(Object.keys(granted).sort()).toEqual(['i0', 'i1', 'i2', 'i3'])
+    expect(Object.values(slots).every((s) => s.exclusive)).toBe(true)
+    await clock.advance(1000)
+    gate.release(slots.i0!, 'ready') // key 0 busy until 6000
+    await clock.advance(2000)
+    gate.release(slots.i1!, 'ready') // key 1 busy until 8000
+    await clock.advance(20_000)
+    expect(granted).toMatchObject({ i4: 6000, i5: 8000 })
+  })
+
+  it('serves waiters in order per key: a later waiter never takes a key an earlier one waits for', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('waves', WINDOW, clock, { keyOf })
+    const { granted, slots, acquire } = track(gate, clock)
+    acquire('a', [0])
+    acquire('x', [4, 1]) // keys 0 and 1: waits for a
+    acquire('y', [5]) // key 1 is free, but x asked for it first
+    acquire('z', [2]) // key 2: nobody wants it, starts now
+    await clock.advance(0)
+    expect(Object.keys(granted).sort()).toEqual(['a', 'z'])
+    await clock.advance(500)
+    gate.release(slots.a!, 'ready')
+    await clock.advance(WINDOW)
+    expect(granted.x).toBe(5500)
+    expect(granted.y).toBeUndefined()
+    await clock.advance(1000)
+    gate.release(slots.x!, 'failed') // a failed holder may have identified: same cool-down
+    await clock.advance(WINDOW)
+    expect(granted.y).toBe(6500 + WINDOW)
+  })
+
+  it("frees a key one window after the authority granted the holder's last shard of it, before the holder is ready", async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('waves', WINDOW, clock, { keyOf })
+    const { granted, acquire } = track(gate, clock)
+    acquire('a', [0, 4, 1]) // key 0 twice, key 1 once
+    acquire('b', [8])
+    acquire('c', [9])
+    await clock.advance(100)
+    gate.noteIdentify(0)
+    gate.noteIdentify(1) // key 1 done at 100 → free at 5100
+    await clock.advance(5250)
+    gate.noteIdentify(4) // key 0 done at 5350 → free at 10 350
+    await clock.advance(20_000)
+    expect(granted).toEqual({ a: 0, c: 5100, b: 10_350 })
+  })
+
+  it('auto probes with a whole wave; the first identify request starts everyone else at once', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('auto', WINDOW, clock, { keyOf })
+    const { granted, slots, acquire } = track(gate, clock)
+    for (let i = 0; i < 8; i++) acquire(`i${i}`, [i])
+    await clock.advance(300)
+    expect(Object.keys(granted).sort()).toEqual(['i0', 'i1', 'i2', 'i3'])
+    expect(gate.mode).toBe('probing')
+    gate.noteCoordinatedIdentify()
+    await clock.advance(0)
+    expect(Object.keys(granted)).toHaveLength(8)
+    expect(['i4', 'i5', 'i6', 'i7'].map((h) => slots[h]!.exclusive)).toEqual([false, false, false, false])
+    expect(gate.mode).toBe('coordinated')
+    expect(gate.holders).toEqual([])
+  })
+
+  it('auto, coordinated: each waiting instance starts one window before its shards\' first turn', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('auto', WINDOW, clock, { keyOf })
+    const { granted, acquire } = track(gate, clock)
+    for (let i = 0; i < 16; i++) acquire(`i${i}`, [i]) // rounds: 0-3 → 0, 4-7 → 1, 8-11 → 2, 12-15 → 3
+    acquire('unknown') // no shards: starts with the first
+    await clock.advance(1000)
+    gate.noteCoordinatedIdentify()
+    await clock.advance(30_000)
+    const at = (from: number) => [0, 1, 2, 3].map((k) => granted[`i${from + k}`])
+    expect(at(0)).toEqual([0, 0, 0, 0])
+    expect(at(4)).toEqual([1000, 1000, 1000, 1000])
+    expect(at(8)).toEqual([6000, 6000, 6000, 6000])
+    expect(at(12)).toEqual([11_000, 11_000, 11_000, 11_000])
+    expect(granted.unknown).toBe(1000)
+    // later starts (respawns) are not held back
+    const late = await gate.acquire('respawn', undefined, [0])
+    expect(late.exclusive).toBe(false)
+  })
+
+  it('auto, coordinated, every instance holding every key: one instance per window after the next', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('auto', WINDOW, clock, { keyOf })
+    const { granted, acquire } = track(gate, clock)
+    for (let i = 0; i < 4; i++) acquire(`i${i}`, [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3])
+    await clock.advance(500)
+    gate.noteCoordinatedIdentify()
+    await clock.advance(30_000)
+    expect(granted).toEqual({ i0: 0, i1: 500, i2: 5500, i3: 10_500 })
+  })
+
+  it('auto, coordinated: a probe that took long to ask gives the others twice its boot time as lead', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('auto', WINDOW, clock, { keyOf })
+    const { granted, acquire } = track(gate, clock)
+    for (let i = 0; i < 4; i++) acquire(`i${i}`, [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3])
+    await clock.advance(4000) // the probe booted for 4 s: lead 8 s
+    gate.noteCoordinatedIdentify()
+    await clock.advance(30_000)
+    expect(granted).toEqual({ i0: 0, i1: 4000, i2: 6000, i3: 11_000 })
+  })
+
+  it('auto: instances that each hold every key probe one at a time, then continue in waves', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('auto', WINDOW, clock, { keyOf })
+    const { granted, slots, acquire } = track(gate, clock)
+    acquire('a', [0, 1, 2, 3])
+    acquire('b', [4, 5, 6, 7])
+    acquire('c', [8, 9]) // keys 0, 1: behind b
+    await clock.advance(2000)
+    expect(Object.keys(granted)).toEqual(['a'])
+    gate.release(slots.a!, 'ready')
+    expect(gate.mode).toBe('waves')
+    await clock.advance(WINDOW)
+    expect(granted.b).toBe(7000)
+    expect(granted.c).toBeUndefined()
+  })
+
+  it('a holder that did not say its shards holds every key', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('waves', WINDOW, clock, { keyOf })
+    const { granted, slots, acquire } = track(gate, clock)
+    acquire('unknown')
+    acquire('k1', [1])
+    await clock.advance(1000)
+    expect(Object.keys(granted)).toEqual(['unknown'])
+    gate.release(slots.unknown!, 'ready')
+    await clock.advance(WINDOW)
+    expect(granted.k1).toBe(1000 + WINDOW)
+  })
+
+  it('sequential ignores keys: one instance at a time', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('sequential', WINDOW, clock, { keyOf })
+    const { granted, slots, acquire } = track(gate, clock)
+    acquire('a', [0])
+    acquire('b', [1])
+    await clock.advance(1000)
+    gate.noteIdentify(0) // no effect in sequential mode
+    expect(Object.keys(granted)).toEqual(['a'])
+    gate.release(slots.a!, 'ready')
+    await clock.advance(WINDOW)
+    expect(granted.b).toBe(1000 + WINDOW)
+  })
+
+  it('a cancelled waiter stops holding back the waiters behind it', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('waves', WINDOW, clock, { keyOf })
+    const { granted, acquire } = track(gate, clock)
+    acquire('a', [0])
+    const ac = new AbortController()
+    const cancelled = gate.acquire('x', ac.signal, [4, 1])
+    acquire('y', [1])
+    await clock.advance(0)
+    expect(granted.y).toBeUndefined()
+    ac.abort()
+    await expect(cancelled).rejects.toMatchObject({ code: 'ABORTED' })
+    await clock.advance(0)
+    expect(granted.y).toBe(0)
+  })
+
+  it('close rejects every waiter', async () => {
+    const gate = new StartGate('waves', WINDOW, new FakeClock(), { keyOf })
+    await gate.acquire('a', undefined, [0])
+    const waiting = gate.acquire('b', undefined, [4])
+    gate.close()
+    await expect(waiting).rejects.toMatchObject({ code: 'ABORTED' })
+  })
+})
+
 
 function setTimeoutFake(clock: FakeClock, ms: number, fn: () => void) {
   clock.setTimeout(fn, ms)
