@@ -111,8 +111,12 @@ export class ChildBackend extends PoolBackend implements Backend {
     })
     this.server.on('refused', (e: RefusedEvent) => this.events.emitEvent('machineError', { machine: 'parent', address: e.remoteAddress, code: e.code, reason: e.reason }))
     this.server.on('warning', (w) => this.events.emitEvent('debug', `tls: ${w}`))
-    // The link drops messages it cannot read (empty, nil, undecodable) and says why here.
-    this.server.on('error', (err: Error) => this.events.emitEvent('machineError', { machine: 'parent', code: (err as ShardingError).code ?? 'LINK', reason: err.message }))
+    // The link drops messages it cannot read (empty, nil, undecodable) and says why here; socket
+    // errors (a listen that failed) reach start() and the debug log instead.
+    this.server.on('error', (err: Error) => {
+      if (err instanceof ShardingError) this.events.emitEvent('machineError', { machine: 'parent', code: err.code, reason: err.message })
+      else this.events.emitEvent('debug', `parent link: ${err.message}`)
+    })
   }
 
   get totalShards(): number | null {
