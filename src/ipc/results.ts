@@ -21,7 +21,7 @@ export function finishFanout(entries: FanoutEntry[], opts: { single: boolean; al
     const out: PartialResult[] = entries.map((e) => ({
       instance: e.instance,
       machine: e.machine,
-      shards: e.shards,
+      shards: [...e.shards],
       ok: e.ok,
       ...(e.ok ? { value: deserializeValue(e.value) } : { error: entryError(e) }),
     }))

@@ -151,9 +151,9 @@ export class InstanceChannel {
     this.djs.rejectAll(err)
   }
 
+  /** The action itself is the request's data (its `type` is the request kind; the instance ignores the field). */
   private call(action: Exclude<InstanceAction, { type: 'send' }>, scope: CallScope): Promise<unknown> {
-    const { type, ...data } = action
-    return this.rpc.call(type, data, { ...scope, describe: `${type} on instance ${this.origin.instance}` })
+    return this.rpc.call(action.type, action as unknown as Record<string, unknown>, scope)
   }
 
   /** Requests from the instance: identify turns, and what the bot asks of the manager tier. */

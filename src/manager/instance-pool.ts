@@ -50,7 +50,9 @@ export class InstancePool {
 
   /** The instances a target selects; NoTargetError when none does. */
   select(target: Target): Instance[] {
-    const selected = [...this.instances.values()].filter((i) => matches({ machine: i.machine, instances: [i.id], shards: i.shards }, target))
+    const all = [...this.instances.values()]
+    if (!target.machines && !target.instances && !target.shards) return all
+    const selected = all.filter((i) => matches({ machine: i.machine, instances: [i.id], shards: i.shards }, target))
     if (selected.length === 0) throw noTarget(target)
     return selected
   }
@@ -64,15 +66,14 @@ export class InstancePool {
     const parts: CallScope = { deadline: partsDeadline(scope.deadline), signal: scope.signal }
     // One caller's signal is watched by every part of its fan-out: that many listeners is expected.
     if (scope.signal) setMaxListeners(0, scope.signal)
+    // Entries share the instance's shard list: finishFanout copies it for callers (allowPartial).
     return Promise.all(
-      this.select(target).map(async (instance): Promise<FanoutEntry> => {
-        const base = { instance: instance.id, machine: instance.machine, shards: [...instance.shards] }
-        try {
-          return { ...base, ok: true, value: await instance.run(action, parts) }
-        } catch (err) {
-          return { ...base, ok: false, error: toWireError(err) }
-        }
-      }),
+      this.select(target).map((instance): Promise<FanoutEntry> =>
+        instance.run(action, parts).then(
+          (value) => ({ instance: instance.id, machine: instance.machine, shards: instance.shards, ok: true, value }),
+          (err) => ({ instance: instance.id, machine: instance.machine, shards: instance.shards, ok: false, error: toWireError(err) }),
+        ),
+      ),
     )
   }
 

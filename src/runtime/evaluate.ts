@@ -2,10 +2,11 @@
  * Runs broadcastEval code inside an instance. Functions arrive as source text (closures are lost,
  * which is why `context` exists); they are compiled in the global scope, never in ours.
  */
-export async function runFunction(source: string, target: unknown, context: unknown): Promise<unknown> {
+/** Runs a broadcastEval function; its result, or a promise of it when the function is async. */
+export function runFunction(source: string, target: unknown, context: unknown): unknown {
   const fn = compile(source)
   if (typeof fn !== 'function') throw new TypeError('broadcastEval expects a function; got ' + typeof fn)
-  return await (fn as (t: unknown, c: unknown) => unknown)(target, context)
+  return (fn as (t: unknown, c: unknown) => unknown)(target, context)
 }
 
 /** A discord.js `_sEval`/`_eval` script: an expression that uses `this` as the client. */

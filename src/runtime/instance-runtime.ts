@@ -162,8 +162,10 @@ export class InstanceRuntime {
   private async execute(kind: string, d: Record<string, unknown>, ctx: CallContext): Promise<unknown> {
     const target = this.hooks.target
     switch (kind) {
-      case 'eval':
-        return serializeValue(await runFunction(String(d.fn), target, deserializeValue(d.context)))
+      case 'eval': {
+        const result = runFunction(String(d.fn), target, deserializeValue(d.context))
+        return serializeValue(result instanceof Promise ? await result : result)
+      }
       case 'script':
         return serializeValue(await runScript(String(d.script), target))
       case 'fetch':
