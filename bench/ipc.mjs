@@ -25,6 +25,9 @@ const IN_FLIGHT = 64
 export const SCENARIOS = [
   { name: 'ours-processes', manager: 'ours', mode: 'processes', bot: 'opted-in' },
   { name: 'ours-workers', manager: 'ours', mode: 'workers', bot: 'opted-in' },
+  // The bot written for discord.js's manager, unchanged: the preloaded runtime adapts it.
+  { name: 'ours-unmodified-processes', manager: 'ours', mode: 'processes', bot: 'unmodified' },
+  { name: 'ours-unmodified-workers', manager: 'ours', mode: 'workers', bot: 'unmodified' },
   { name: 'djs-process', manager: 'discord.js', mode: 'process', bot: 'unmodified' },
   { name: 'djs-worker', manager: 'discord.js', mode: 'worker', bot: 'unmodified' },
 ]
@@ -62,14 +65,14 @@ async function measure(s) {
     let evalAll
     if (s.manager === 'ours') {
       const manager = new ShardingManager({
-        file: OPTED_IN_BOT,
+        file: s.bot === 'unmodified' ? UNMODIFIED_BOT : OPTED_IN_BOT,
         mode: s.mode,
         shards: INSTANCES,
         shardsPerInstance: 1,
         token,
         passToken: true,
         api: restUrl,
-        env: { DISCORD_API_BASE: restUrl },
+        env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: token },
         respawn: false,
       })
       manager.on('error', (e) => console.error('[manager error]', e.message))
@@ -124,6 +127,8 @@ function report(results) {
   const pairs = [
     ['ours-processes', 'djs-process'],
     ['ours-workers', 'djs-worker'],
+    ['ours-unmodified-processes', 'djs-process'],
+    ['ours-unmodified-workers', 'djs-worker'],
     ['ours-workers', 'ours-processes'],
   ].filter(([a, b]) => by[a] && by[b])
   if (pairs.length) {
