@@ -240,6 +240,11 @@ export class ChildBackend extends PoolBackend implements Backend {
       case 'stopShards':
         await this.enqueue(() => this.stopSets())
         return null
+      case 'retire': {
+        const set = field.int(d.set, 'set')
+        await this.enqueue(() => this.stopSet(set))
+        return null
+      }
       default:
         throw new ShardingError('UNKNOWN_OP', `unknown parent request ${JSON.stringify(kind)}; are parent and child on the same discordoo-sharding version?`)
     }

@@ -207,18 +207,19 @@ export class MachineLink {
     this.sets.clear()
   }
 
-  /** The re-shard switched: the next slice serves the bot; the old set is retired. */
-  switchToNext(): void {
+  /** The re-shard switched: the next slice serves the bot; resolves once the child stopped the old set. */
+  async switchToNext(): Promise<void> {
     const old = this.slice
     if (!this.next) return
     this.slice = this.next
     this.next = null
     this.plans = this.planOf(this.slice)
     this.send(LinkOps.ACTIVATE, { set: this.slice.set })
-    if (old) {
-      this.send(LinkOps.RETIRE, { set: old.set })
-      this.sets.delete(old.set)
-    }
+    if (!old) return
+    this.sets.delete(old.set)
+    await this.rpc
+      .call('retire', { set: old.set }, { deadline: deadlineIn(this.opts.timeouts.kill + 15_000) })
+      .catch((err) => this.cb.emit('machineError', { machine: this.id, code: err.code, reason: `could not stop the old shard set: ${err.message}` }))
   }
 
   /** A failed re-shard: the next set stops, the running one goes on. */

@@ -168,7 +168,7 @@ export class ParentBackend implements Backend {
       this.emit('reshardFailed', { error: err, totalShards: oldTotal })
       throw err
     }
-    for (const m of runners) m.switchToNext()
+    await Promise.all(runners.map((m) => m.switchToNext()))
     this.totalShards = total
     if (total !== oldTotal) authority.sessions.dropCount(oldTotal)
     this.resharding = false

@@ -120,3 +120,56 @@ describe('MACHINES: a lost machine fails over to a spare', () => {
     expect(await parent.fetchClientValues('instanceId')).toEqual([0, 1])
   })
 })
+
+describe('MACHINES with a discord.js bot against the gateway simulator', () => {
+  it('re-shards across machines, then moves a lost machine to a spare: shards RESUME there, never two sessions of one shard', async () => {
+    const { GatewaySimulator } = await import('../../dist/simulator.js')
+    const sim = new GatewaySimulator({ guilds: 24, maxConcurrency: 2, windowMs: 200 })
+    const { restUrl } = await sim.start()
+    try {
+      const bot = new URL('../../examples/bots/discordjs-bot.mjs', import.meta.url).pathname
+      const env = { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: 'sim-token', BOT_RESUME: '1' }
+      const [pa, pb, ps] = [await freePort(), await freePort(), await freePort()]
+      const [ca, cb, cs] = certs.children
+      for (const [cert, port] of [[ca, pa], [cb, pb], [cs, ps]] as const) await childManager(cert, [certs.parent.certPath], '127.0.0.1', port, { file: bot, env }).start()
+      const proxyA = new TcpProxy({ host: '127.0.0.1', port: pa })
+      proxies.add(proxyA)
+      await proxyA.listen()
+      const options = parentOptions(
+        certs,
+        [
+          { host: '127.0.0.1', port: proxyA.port, cert: ca, mode: 'workers', from: 0, to: 1 },
+          { host: '127.0.0.1', port: pb, cert: cb, mode: 'workers', from: 2, to: 3 },
+        ],
+        { identify: { windowMs: 200, marginMs: 50, maxConcurrency: 2 }, timeouts: { kill: 1000 } },
+      ) as any
+      const tls = { ...options.machines.points[0].tls, trustedConnections: [ca.certPath, cb.certPath, cs.certPath] }
+      for (const p of options.machines.points) p.tls = tls
+      options.machines.points.push({ host: '127.0.0.1', port: ps, spare: true, tls })
+      options.machines.failover = { after: 500 }
+      const parent = parentManager(options)
+      await parent.start()
+
+      await parent.reshard({ totalShards: 6 })
+      let stats = sim.stats() as any
+      expect(stats.violations).toEqual([])
+      expect(stats.sessions.byTotal).toEqual({ 6: 6 })
+      expect(Object.values(stats.sessions.maxByShard).every((n) => n === 1)).toBe(true)
+      // shards 0-2 run on machine A now; wait until their sessions reached the parent's store
+      await expect.poll(() => (parent as any).backend.authority.sessions.forShards([0, 1, 2], 6), { timeout: 10_000 }).toSatisfy((s: object) => Object.keys(s).length === 3)
+
+      const failover = nextEvent<any>(parent, 'machineFailover')
+      proxyA.block()
+      expect((await failover).shards).toEqual([0, 1, 2])
+      await nextEvent(parent, 'machineReady', (m) => m.machine === `127.0.0.1:${ps}`)
+      stats = sim.stats() as any
+      expect(stats.violations).toEqual([])
+      for (const s of [0, 1, 2]) expect(stats.perShard[`${s}/6`].resumes).toBeGreaterThanOrEqual(1)
+      expect(Object.values(stats.sessions.maxByShard).every((n) => n === 1)).toBe(true)
+      expect(await parent.fetchClientValues('guilds.cache.size').then((v: number[]) => v.length)).toBe(4) // 0-1, 2 on the spare; 3-4, 5 on B
+    } finally {
+      await stopMachines()
+      await sim.stop()
+    }
+  })
+})
