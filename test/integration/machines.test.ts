@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { connect } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { LinkLostError } from '../../dist/index.js'
@@ -14,7 +14,12 @@ beforeAll(() => {
   certs = makeCerts(3)
 })
 afterAll(() => dropCerts(certs))
-afterEach(stopMachines)
+const parentProcs = new Set<ChildProcess>()
+afterEach(async () => {
+  for (const p of parentProcs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
+  parentProcs.clear()
+  await stopMachines()
+})
 
 describe('MACHINES mode', () => {
   it('a parent drives three children (one started through the CLI, one on ::1) as one bot', async () => {
@@ -134,6 +139,7 @@ describe('MACHINES mode', () => {
     await child.start()
     const options = parentOptions(certs, [{ host: '127.0.0.1', port, cert: c0, mode: 'processes', from: 0, to: 3 }])
     const first = spawn(process.execPath, [fixture('parent-process.mjs'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    parentProcs.add(first) // killed after the test even if it fails before its own kill
     await new Promise<void>((resolve, reject) => {
       first.stdout!.setEncoding('utf8').on('data', (d: string) => d.includes('"ready":true') && resolve())
       first.on('exit', (code) => reject(new Error(`parent exited ${code}`)))
