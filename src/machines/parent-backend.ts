@@ -152,6 +152,7 @@ export class ParentBackend implements Backend {
       firstInstanceId += Math.ceil(ranges[i].length / perInstance)
     })
     this.emit('reshardStart', { from: { totalShards: oldTotal, machines: runners.length }, to: { totalShards: total, instances: firstInstanceId } })
+    this.lastProgress = -1
     this.progressOf = () => {
       const ready = runners.reduce((n, m) => n + m.instancesOf(set).reduce((k, i) => k + (i.state === 'ready' ? i.shards.length : 0), 0), 0)
       return { ready, total }

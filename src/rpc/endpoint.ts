@@ -18,7 +18,7 @@ import { Ops, type Envelope, type Outcome } from '../ipc/envelope.js'
 import { toWireError } from '../ipc/values.js'
 import { fromWireError } from '../ipc/wire-errors.js'
 import { systemClock, type Clock } from '../util/clock.js'
-import { deadlineFromTtl, NO_DEADLINE, type Deadline } from './deadline.js'
+import { deadlineFromTtl, NO_DEADLINE, ttlOf, type Deadline } from './deadline.js'
 import { DeadlineSweeper } from './sweeper.js'
 
 export interface RpcPeer {
@@ -65,6 +65,7 @@ interface Pending {
   deadline: Deadline
   /** When the call was sent, for the timeout message. */
   sentAt: number
+  kind: string
   describe: string
   signal: AbortSignal | undefined
   onAbort: (() => void) | null
@@ -112,20 +113,20 @@ export class RpcEndpoint {
     if (deadline <= now) return Promise.reject(new TimeoutError(`${opts.describe ?? `${kind} to ${this.peer.name}`}: the deadline passed before it was sent`))
     const id = this.takeId()
     return new Promise((resolve, reject) => {
-      const entry: Pending = { resolve, reject, deadline, sentAt: now, describe: opts.describe ?? '', signal, onAbort: null, token: undefined }
+      const entry: Pending = { resolve, reject, deadline, sentAt: now, kind, describe: opts.describe ?? '', signal, onAbort: null, token: undefined }
       if (signal) {
         entry.onAbort = () => {
           if (!this.settle(id)) return
           this.withdraw(entry)
           this.postQuietly({ v: PROTOCOL_VERSION, op: Ops.CANCEL, id })
-          reject(new AbortedError(`${this.describe(kind, entry)} was cancelled`))
+          reject(new AbortedError(`${this.describe(entry)} was cancelled`))
         }
         signal.addEventListener('abort', entry.onAbort, { once: true })
       }
       this.pending.set(id, entry)
       this.callDeadlines.watch(deadline)
       const msg: Envelope = { v: PROTOCOL_VERSION, op: Ops.REQUEST, id, k: kind, d: data }
-      if (deadline !== NO_DEADLINE) msg.ttl = Math.max(0, Math.floor(deadline - now))
+      if (deadline !== NO_DEADLINE) msg.ttl = ttlOf(deadline, now)
       try {
         entry.token = this.peer.post(msg)
       } catch (err) {
@@ -219,7 +220,7 @@ export class RpcEndpoint {
     if (!entry || !this.settle(id)) return
     this.withdraw(entry)
     this.postQuietly({ v: PROTOCOL_VERSION, op: Ops.CANCEL, id })
-    entry.reject(this.timeoutError(this.describe('call', entry), entry.deadline - entry.sentAt))
+    entry.reject(this.timeoutError(this.describe(entry), entry.deadline - entry.sentAt))
   }
 
   /** A request still queued when its caller gives up is taken back, so it is never acted on late. */
@@ -232,8 +233,8 @@ export class RpcEndpoint {
     }
   }
 
-  private describe(kind: string, entry: Pending): string {
-    return entry.describe || `${kind} to ${this.peer.name}`
+  private describe(entry: Pending): string {
+    return entry.describe || `${entry.kind} to ${this.peer.name}`
   }
 
   /** A result that cannot be sent (too large, say) is answered with the reason instead. */

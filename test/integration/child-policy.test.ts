@@ -7,6 +7,7 @@ import { LinkClient } from '../../src/net/index.js'
 import { makeCert } from '../helpers/certs.js'
 import { childManager, dropCerts, makeCerts, parentManager, parentOptions, stopMachines, type Certs } from '../helpers/machines.js'
 import { fixture, nextEvent } from '../helpers/manager.js'
+import { assignment } from '../helpers/assignment.js'
 import { freePort } from '../helpers/ports.js'
 
 let certs: Certs
@@ -19,26 +20,6 @@ afterEach(async () => {
   for (const p of procs) p.kill('SIGKILL')
   procs.clear()
   await stopMachines()
-})
-
-const assignment = (patch: Record<string, unknown> = {}) => ({
-  machineId: 'raw',
-  mode: 'processes',
-  shards: [0, 1],
-  totalShards: 2,
-  shardsPerInstance: 1,
-  firstInstanceId: 0,
-  env: {},
-  execArgv: [],
-  args: [],
-  respawn: true,
-  restarts: { max: 5, interval: 600000, baseDelay: 100, maxDelay: 200 },
-  timeouts: { ready: 60000, request: 30000, heartbeatInterval: 1000, heartbeat: 30000, kill: 2000 },
-  set: 0,
-  active: true,
-  sessions: [],
-  fenceAfter: 0,
-  ...patch,
 })
 
 describe('a child manager against its parent', () => {

@@ -6,21 +6,11 @@ import { LinkClient, LinkServer } from '../../src/net/index.js'
 import { childManager, dropCerts, makeCerts, parentManager, parentOptions, stopMachines, type Certs } from '../helpers/machines.js'
 import { nextEvent } from '../helpers/manager.js'
 import { freePort } from '../helpers/ports.js'
+import { prng } from '../helpers/prng.js'
+import { assignment } from '../helpers/assignment.js'
 
 const ITERATIONS = Number(process.env.DSM_FUZZ_MESSAGES ?? 400)
 const SEED = Number(process.env.DSM_FUZZ_SEED ?? 20261129)
-
-/** mulberry32: a small deterministic PRNG, so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const OPS = ['req', 'res', 'cancel', 'assign', 'assigned', 'status', 'event', 'session', 'release', 'uncoordinated', 'bogus']
 const KINDS = ['fanout', 'respawn', 'rolling', 'stopShards', 'identify', 'startSlot', 'bot', 'x']
@@ -77,7 +67,7 @@ describe(`fuzzing established sessions (seed ${SEED}, ${ITERATIONS} messages)`, 
     raw.send({
       v: 1,
       op: 'assign',
-      d: { machineId: 'fuzz', mode: 'workers', shards: [0, 1], totalShards: 2, shardsPerInstance: 1, firstInstanceId: 0, env: {}, execArgv: [], args: [], respawn: true, restarts: { max: 5, interval: 600000, baseDelay: 100, maxDelay: 200 }, timeouts: { ready: 60000, request: 30000, heartbeatInterval: 1000, heartbeat: 30000, kill: 2000 }, set: 0, active: true, sessions: [], fenceAfter: 0 },
+      d: assignment({ machineId: 'fuzz', mode: 'workers' }),
     })
     await ready
     const rand = prng(SEED)

@@ -17,6 +17,7 @@ import { FrameType, PROTOCOL_VERSION } from '../../src/net/constants.js'
 import { Deframer } from '../../src/net/deframer.js'
 import { decodePayload, encodeEmptyFrame, encodeFrame, encodeValue } from '../../src/net/frame.js'
 import { Cleanup, assertExchanging, captureStderr, clientOpts, dropCertSet, makeCertSet, msgFrame, rawParent, serverOpts, waitEvent, type CertSet } from './_support.js'
+import { prng } from '../helpers/prng.js'
 
 const ITERATIONS = positive('DSM_FUZZ_ITERATIONS', 60)
 const SEED = positive('DSM_FUZZ_SEED', 0x5eed)
@@ -30,16 +31,9 @@ function positive(name: string, def: number): number {
   return n
 }
 
-/** mulberry32: small, fast, and the same sequence on every machine for a seed. */
+/** Seeded draws (the same sequence on every machine for a seed). */
 function rng(seed: number) {
-  let a = seed >>> 0
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const next = prng(seed)
   const int = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1))
   const pick = <T>(xs: readonly T[]): T => xs[int(0, xs.length - 1)]!
   const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(0, 255)))

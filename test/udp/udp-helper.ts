@@ -5,17 +5,9 @@ import { UdpEndpoint, deriveUdpKeys, type UdpChannel, type UdpChannelOptions, ty
 export type Family = 'udp4' | 'udp6'
 export const LOOPBACK: Record<Family, string> = { udp4: '127.0.0.1', udp6: '::1' }
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from '../helpers/prng.js'
+
+export { prng }
 
 /** `n` payloads, log-uniform between 10 B and 60 KiB, each stamped with its index. */
 export function mixedPayloads(n: number, seed: number): Buffer[] {

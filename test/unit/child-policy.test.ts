@@ -3,25 +3,10 @@ import { OptionsError } from '../../src/errors.js'
 import { readAssignment } from '../../src/machines/messages.js'
 import { checkAssignmentPolicy, checkParent, DEFAULT_POLICY, normalizeFingerprint, type ChildPolicy } from '../../src/machines/policy.js'
 import { DEFAULT_ASSIGNMENT_LIMITS } from '../../src/machines/limits.js'
+import { assignment as wellFormed } from '../helpers/assignment.js'
 
-const base = {
-  machineId: 'm',
-  mode: 'processes',
-  shards: [0, 1, 2, 3],
-  totalShards: 4,
-  shardsPerInstance: 2,
-  firstInstanceId: 0,
-  env: {},
-  execArgv: [],
-  args: [],
-  respawn: true,
-  restarts: { max: 5, interval: 600000, baseDelay: 1000, maxDelay: 30000 },
-  timeouts: { ready: 60000, request: 30000, heartbeatInterval: 5000, heartbeat: 30000, kill: 5000 },
-  set: 0,
-  active: true,
-  sessions: [],
-  fenceAfter: 0,
-}
+// The unit checks start from a 4-shard slice (two instances of 2).
+const base = wellFormed({ machineId: 'm', shards: [0, 1, 2, 3], totalShards: 4, shardsPerInstance: 2 }) as Record<string, any>
 const read = (patch: Record<string, unknown>, limits = DEFAULT_ASSIGNMENT_LIMITS) => readAssignment({ ...base, ...patch }, limits)
 
 describe('assignments from a parent are checked completely before anything runs', () => {
