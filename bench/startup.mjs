@@ -83,6 +83,13 @@ async function measure(s) {
       manager.on('debug', (line) => /start gate|not adapted|adaptation is off/.test(line) && console.log('[debug]', line))
       stop = () => manager.stop()
       const t0 = performance.now()
+      if (process.env.BENCH_TIMELINE) {
+        const at = () => `${((performance.now() - t0) / 1000).toFixed(2)}s`
+        manager.on('instanceSpawn', (i) => console.log(at(), 'spawn', i.id, i.shards.join(',')))
+        manager.on('identifyGrant', (g) => console.log(at(), 'grant', g.shardId, 'key', g.key))
+        manager.on('shardReady', (id) => console.log(at(), 'ready', typeof id === 'object' ? id.id ?? JSON.stringify(id) : id))
+        manager.on('instanceReady', (i) => console.log(at(), 'instanceReady', i.id))
+      }
       await within(manager.start(), 170_000, 'manager.start() did not resolve in 170 s')
       readyMs = performance.now() - t0
       started = true

@@ -89,7 +89,7 @@ export class RemoteHost implements InstanceHost {
     },
     noteIdentifies: (how, shards) => {
       // The parent sees coordinated identify requests itself.
-      if (how === 'coordinated') return
+      if (how !== 'uncoordinated') return
       const now = monotonicNow()
       for (const s of shards) this.identifyTimes.set(s, now)
       this.parent.send(LinkOps.UNCOORDINATED, { shards })

@@ -105,8 +105,8 @@ export class Authority implements RootServices {
     this.gate.release(slot, outcome)
   }
 
-  noteIdentifies(how: 'coordinated' | 'uncoordinated', shards: number[]): void {
-    if (how === 'coordinated') return this.gate.noteCoordinatedIdentify()
+  noteIdentifies(how: 'coordinated' | 'announced' | 'uncoordinated', shards: number[]): void {
+    if (how !== 'uncoordinated') return this.gate.noteCoordinatedIdentify(how === 'coordinated' ? shards : [])
     this.scheduler.markUsed(shards)
     this.scheduler.spend(shards.length)
   }

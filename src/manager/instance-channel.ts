@@ -100,7 +100,7 @@ export class InstanceChannel {
         this.clientKind = d.target === 'bot' || this.clientKind === 'bot' ? 'bot' : 'sharding'
         this.rawMessages = d.target === 'bot' ? d.raw === true : false
         // The runtime gave an unmodified discord.js client our identify queue: it will ask, start everyone.
-        if (d.identify === true) this.host.root.noteIdentifies('coordinated', [...this.origin.shards])
+        if (d.identify === true) this.host.root.noteIdentifies('announced', [...this.origin.shards])
         return
       case Ops.DEBUG:
         return this.host.emitEvent('debug', `instance ${this.origin.instance}: ${String(d.message)}`)

@@ -17,11 +17,11 @@ export interface RootServices {
   acquireStart(holder: string, shards: number[], signal: AbortSignal): Promise<StartSlot>
   releaseStart(slot: StartSlot, outcome: 'ready' | 'failed'): void
   /**
-   * How an instance's shards identified: `coordinated` (it asked for a turn: the bot coordinates
-   * through us) or `uncoordinated` (it became ready without asking: its own throttler identified
-   * these shards just now).
+   * How an instance's shards identify: `coordinated` (it asked for a turn: the bot coordinates
+   * through us), `announced` (its runtime says it will ask, before it connects) or `uncoordinated`
+   * (it became ready without asking: its own throttler identified these shards just now).
    */
-  noteIdentifies(how: 'coordinated' | 'uncoordinated', shards: number[]): void
+  noteIdentifies(how: 'coordinated' | 'announced' | 'uncoordinated', shards: number[]): void
   /** Sessions of these shards opened with `totalShards` (what a respawned instance may RESUME). */
   sessionsFor(shards: number[], totalShards: number): Record<number, SessionInfo>
   updateSession(shardId: number, totalShards: number, session: SessionInfo | null): void

@@ -14,10 +14,11 @@
  *   window has passed.
  * - `auto`: start the first wave as a probe. If any instance asks the authority for an identify,
  *   the bot is coordinated and everything else starts, each instance a lead time before its shards'
- *   first turn can come (the next round at once, later rounds a window apart): booting many discord.js
- *   instances at once on a few cores makes every one of them late. The lead is one window, or twice
- *   the time the probe took to ask if that is longer. If an instance becomes ready without asking, the
- *   bot throttles itself and the gate continues in waves.
+ *   first turn can come (the next round once the whole probe wave has asked, later rounds a window
+ *   apart): booting many discord.js instances at once on a few cores makes every one of them late, and
+ *   the probe wave's first turns set the pace of every key. The lead is one window, or twice the time
+ *   the probe took to ask if that is longer. If an instance becomes ready without asking, the bot
+ *   throttles itself and the gate continues in waves.
  *
  * Callers that do not say which shards an instance runs (`acquire` without shards) hold every key:
  * they start alone, as before waves existed.
@@ -53,6 +54,8 @@ interface Waiter {
   shards: readonly number[] | null
   /** Coordinated mode: when it may start (see noteCoordinatedIdentify). */
   notBefore?: number
+  /** Coordinated mode: it also waits until the probe wave has asked (its turn comes after theirs). */
+  afterProbes?: boolean
   resolve(slot: StartSlot): void
   reject(err: Error): void
   signal?: AbortSignal
@@ -76,6 +79,10 @@ export class StartGate extends EventEmitter {
   /** When every key may be used again (after a holder of every key). */
   private allFreeAt = 0
   private timer: unknown = null
+  /** Coordinated mode: probe instances that have not asked yet (holder → its shards). */
+  private readonly probesAsking = new Map<string, ReadonlySet<number>>()
+  /** Coordinated mode: when later rounds stop waiting for slow probes. */
+  private probesDeadline = 0
   private readonly clock: Clock
   private readonly keyOf: (shard: number) => number
 
@@ -125,8 +132,12 @@ export class StartGate extends EventEmitter {
    * shards' first turn can come: its round is its earliest place in the per-key queues, counting the
    * shards that already started, in the order the instances asked to start; round r's turn comes
    * about r windows from now. The lead is a window, or twice the probe's boot if that is longer.
+   * Later rounds also wait until every probe instance asked for its first turn (`shards`: the ones
+   * asking now; none when a runtime only announced that it will ask), or finished starting, or took
+   * as long again as the first one to ask.
    */
-  noteCoordinatedIdentify(): void {
+  noteCoordinatedIdentify(shards: readonly number[] = []): void {
+    if (this.state === 'coordinated') return this.probeAsked(shards)
     if (this.state !== 'probing') return
     this.state = 'coordinated'
     this.emit('mode', this.state)
@@ -139,17 +150,30 @@ export class StartGate extends EventEmitter {
     }
     const now = this.clock.now()
     let probeBoot = 0
-    for (const held of this.held.values()) {
+    for (const [holder, held] of this.held) {
       for (const s of held.shards) count(s)
       probeBoot = Math.max(probeBoot, now - held.grantedAt)
+      this.probesAsking.set(holder, held.shards)
     }
     this.held.clear()
+    // The others of the wave should ask about as soon; one that takes far longer holds nobody back.
+    this.probesDeadline = now + probeBoot
     const lead = Math.max(this.settleMs, 2 * probeBoot)
     for (const w of this.waiters) {
       const round = w.shards ? Math.min(...w.shards.map(count)) : 0
       w.notBefore = Math.max(now, now + round * this.settleMs - lead)
+      w.afterProbes = round > 0
     }
+    this.probeAsked(shards)
     this.pump()
+  }
+
+  /** A probe instance asked (its shards include one of `shards`), or finished starting: one less to wait for. */
+  private probeAsked(shards: readonly number[], holder?: string): void {
+    if (this.probesAsking.size === 0) return
+    if (holder !== undefined) this.probesAsking.delete(holder)
+    for (const [h, own] of this.probesAsking) if (shards.some((s) => own.has(s))) this.probesAsking.delete(h)
+    if (this.probesAsking.size === 0) this.pump()
   }
 
   /**
@@ -177,6 +201,7 @@ export class StartGate extends EventEmitter {
    */
   release(slot: StartSlot, outcome: 'ready' | 'failed'): void {
     if (!slot.exclusive) return
+    if (this.state === 'coordinated' && this.probesAsking.has(slot.holder)) return this.probeAsked([], slot.holder)
     const held = this.held.get(slot.holder)
     if (!held) return
     this.held.delete(slot.holder)
@@ -233,12 +258,14 @@ export class StartGate extends EventEmitter {
 
   /** Coordinated: every waiter starts at its time (no keys to wait for). */
   private pumpCoordinated(now: number): void {
-    for (const w of this.waiters.filter((x) => (x.notBefore ?? 0) <= now)) {
+    const probesDone = this.probesAsking.size === 0 || now >= this.probesDeadline
+    const startsAt = (w: Waiter) => Math.max(w.notBefore ?? 0, w.afterProbes && !probesDone ? this.probesDeadline : 0)
+    for (const w of this.waiters.filter((x) => startsAt(x) <= now)) {
       this.waiters.splice(this.waiters.indexOf(w), 1)
       this.grant(w, false)
     }
     if (this.waiters.length === 0) return
-    const next = Math.min(...this.waiters.map((w) => w.notBefore ?? 0))
+    const next = Math.min(...this.waiters.map(startsAt))
     this.timer = this.clock.setTimeout(() => {
       this.timer = null
       this.pump()

@@ -154,7 +154,7 @@ describe('StartGate waves (key-aware)', () => {
     expect(granted).toEqual({ a: 0, c: 5100, b: 10_350 })
   })
 
-  it('auto probes with a whole wave; the first identify request starts everyone else at once', async () => {
+  it('auto probes with a whole wave; once the whole wave asked, everyone else starts', async () => {
     const clock = new FakeClock()
     const gate = new StartGate('auto', WINDOW, clock, { keyOf })
     const { granted, slots, acquire } = track(gate, clock)
@@ -162,7 +162,14 @@ describe('StartGate waves (key-aware)', () => {
     await clock.advance(300)
     expect(Object.keys(granted).sort()).toEqual(['i0', 'i1', 'i2', 'i3'])
     expect(gate.mode).toBe('probing')
-    gate.noteCoordinatedIdentify()
+    gate.noteCoordinatedIdentify([2])
+    await clock.advance(0)
+    expect(gate.mode).toBe('coordinated')
+    // the rest of the wave is still booting: starting more instances now would only slow them down
+    expect(Object.keys(granted)).toHaveLength(4)
+    gate.noteCoordinatedIdentify([0])
+    gate.noteCoordinatedIdentify([3])
+    gate.release(slots.i1!, 'ready') // a probe that finished starting counts as having asked
     await clock.advance(0)
     expect(Object.keys(granted)).toHaveLength(8)
     expect(['i4', 'i5', 'i6', 'i7'].map((h) => slots[h]!.exclusive)).toEqual([false, false, false, false])
@@ -177,7 +184,7 @@ describe('StartGate waves (key-aware)', () => {
     for (let i = 0; i < 16; i++) acquire(`i${i}`, [i]) // rounds: 0-3 → 0, 4-7 → 1, 8-11 → 2, 12-15 → 3
     acquire('unknown') // no shards: starts with the first
     await clock.advance(1000)
-    gate.noteCoordinatedIdentify()
+    for (let i = 0; i < 4; i++) gate.noteCoordinatedIdentify([i])
     await clock.advance(30_000)
     const at = (from: number) => [0, 1, 2, 3].map((k) => granted[`i${from + k}`])
     expect(at(0)).toEqual([0, 0, 0, 0])
@@ -196,7 +203,7 @@ describe('StartGate waves (key-aware)', () => {
     const { granted, acquire } = track(gate, clock)
     for (let i = 0; i < 4; i++) acquire(`i${i}`, [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3])
     await clock.advance(500)
-    gate.noteCoordinatedIdentify()
+    gate.noteCoordinatedIdentify([0])
     await clock.advance(30_000)
     expect(granted).toEqual({ i0: 0, i1: 500, i2: 5500, i3: 10_500 })
   })
@@ -207,9 +214,20 @@ describe('StartGate waves (key-aware)', () => {
     const { granted, acquire } = track(gate, clock)
     for (let i = 0; i < 4; i++) acquire(`i${i}`, [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3])
     await clock.advance(4000) // the probe booted for 4 s: lead 8 s
-    gate.noteCoordinatedIdentify()
+    gate.noteCoordinatedIdentify([1])
     await clock.advance(30_000)
     expect(granted).toEqual({ i0: 0, i1: 4000, i2: 6000, i3: 11_000 })
+  })
+
+  it('auto, coordinated: a probe that never asks holds the next round back only as long as the first took to ask', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('auto', WINDOW, clock, { keyOf })
+    const { granted, acquire } = track(gate, clock)
+    for (let i = 0; i < 8; i++) acquire(`i${i}`, [i])
+    await clock.advance(1200)
+    for (let i = 0; i < 3; i++) gate.noteCoordinatedIdentify([i]) // i3 hangs in its boot
+    await clock.advance(30_000)
+    expect([4, 5, 6, 7].map((i) => granted[`i${i}`])).toEqual([2400, 2400, 2400, 2400])
   })
 
   it('auto: instances that each hold every key probe one at a time, then continue in waves', async () => {
