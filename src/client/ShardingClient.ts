@@ -146,6 +146,15 @@ export class ShardingClient extends EventEmitter {
     await this.runtime.request('identify', { shardId }, { signal })
   }
 
+  /**
+   * Tells the manager that `shardId`'s IDENTIFY has been sent, right after sending it. Optional: the
+   * next turn of the shard's key may then come a window plus `identify.sentMarginMs` after this call
+   * instead of a window plus `identify.marginMs` after the grant. attach() does it for discord.js.
+   */
+  identifySent(shardId: number): void {
+    if (this.shards.includes(shardId)) this.runtime.post(Ops.IDENTIFY_SENT, { shardId })
+  }
+
   /** An IIdentifyThrottler for discord.js (`ws.buildIdentifyThrottler: () => sharding.identifyThrottler()`). */
   identifyThrottler(): IdentifyThrottler {
     return { waitForIdentify: (shardId, signal) => this.waitForIdentify(shardId, signal) }

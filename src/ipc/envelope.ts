@@ -19,6 +19,8 @@ export const Ops = {
   HEARTBEAT_ACK: 'hbAck',
   /** A line for the manager's `debug` event (e.g. the discord.js adapter's decisions). */
   DEBUG: 'debug',
+  /** A shard's IDENTIFY has been sent (after an identify grant): `{ shardId }`. */
+  IDENTIFY_SENT: 'identifySent',
   // manager → instance
   HEARTBEAT: 'hb',
   SHUTDOWN: 'shutdown',

@@ -130,6 +130,9 @@ export function readChildMessage(msg: Envelope): ChildMessage {
       return { op: 'session', d: { shardId: d.shardId, totalShards: d.totalShards, session: d.session as never } }
     case LinkOps.UNCOORDINATED:
       return { op: 'uncoordinated', d: { shards: idList.parse(d.shards, 'shards') } }
+    case LinkOps.IDENTIFY_SENT:
+      if (typeof d.shardId !== 'number' || !Number.isInteger(d.shardId) || d.shardId < 0) return fail('expected { shardId }')
+      return { op: 'identifySent', d: { shardId: d.shardId } }
     case LinkOps.EVENT:
       if (typeof d.name !== 'string' || !FORWARDED.has(d.name)) return fail(`unknown event ${show(d.name)}`)
       return { op: 'event', d: { name: d.name, args: d.args } }

@@ -303,6 +303,9 @@ export class ParentBackend implements Backend {
       case 'uncoordinated':
         authority.noteIdentifies('uncoordinated', msg.d.shards.filter((s) => machine.owns(s)))
         return
+      case 'identifySent':
+        if (machine.owns(msg.d.shardId)) authority.identifySent(msg.d.shardId)
+        return
       case 'assigned':
         if ('refused' in msg.d) {
           this.emit('machineError', { machine: machine.id, code: msg.d.refused.code ?? 'ASSIGNMENT_REFUSED', reason: `refused its assignment: ${msg.d.refused.message}` })

@@ -30,6 +30,8 @@ export const LinkOps = {
   RELEASE: 'release',
   /** child → parent: shards that identified on their own (unmodified bots). */
   UNCOORDINATED: 'uncoordinated',
+  /** child → parent: a granted shard has sent its IDENTIFY (the key's next turn may come sooner). */
+  IDENTIFY_SENT: 'identifySent',
 } as const
 
 /** The slice of the bot a child runs, derived from the point's childManagerOptions. */
@@ -80,6 +82,7 @@ export type ChildMessage =
   | { op: 'release'; d: { holder: string; outcome: 'ready' | 'failed' } }
   | { op: 'session'; d: { shardId: number; totalShards: number; session: SessionInfo | null } }
   | { op: 'uncoordinated'; d: { shards: number[] } }
+  | { op: 'identifySent'; d: { shardId: number } }
   /** `args` are serialized with ipc/values.ts so errors and infos arrive intact. */
   | { op: 'event'; d: { name: string; args: unknown } }
   | { op: 'status'; d: StatusMessage }

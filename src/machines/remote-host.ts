@@ -76,6 +76,8 @@ export class RemoteHost implements InstanceHost {
       await this.callRoot('identify', { shardId }, signal)
       this.identifyTimes.set(shardId, monotonicNow())
     },
+    // Only an earlier next turn rides on it: lost while the parent is away, the grant's own spacing holds.
+    identifySent: (shardId) => this.parent.send(LinkOps.IDENTIFY_SENT, { shardId }),
     acquireStart: async (holder, shards, signal) => {
       // Once the parent said the bot coordinates its identifies, a start needs no slot: a respawn
       // goes ahead while the parent is away (its shards RESUME, or wait for their identify turn).

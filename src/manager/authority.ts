@@ -61,6 +61,7 @@ export class Authority implements RootServices {
       maxConcurrency: layout.maxConcurrency,
       windowMs: opts.identify.windowMs,
       marginMs: opts.identify.marginMs,
+      sentMarginMs: opts.identify.sentMarginMs,
       budget: budget ? { total: budget.total, remaining: budget.remaining, resetAt: systemClock.now() + budget.resetAfter } : undefined,
     })
     this.gate = new StartGate(opts.identify.strategy, this.scheduler.spacingMs, undefined, { keyOf: (shard) => this.scheduler.keyOf(shard) })
@@ -95,6 +96,10 @@ export class Authority implements RootServices {
 
   identify(shardId: number, signal: AbortSignal): Promise<void> {
     return this.scheduler.acquire(shardId, { signal }).then(() => this.gate.noteIdentify(shardId))
+  }
+
+  identifySent(shardId: number): void {
+    this.scheduler.confirmSent(shardId)
   }
 
   acquireStart(holder: string, shards: number[], signal: AbortSignal): Promise<StartSlot> {

@@ -23,7 +23,7 @@ export interface ManagerStatus {
   role: 'local' | 'parent' | 'child'
   totalShards: number | null
   ready: boolean
-  identify: { granted: number; waiting: number; maxConcurrency: number; spacingMs: number; strategy: string; budget?: IdentifyBudget } | null
+  identify: { granted: number; sendsConfirmed?: number; waiting: number; maxConcurrency: number; spacingMs: number; strategy: string; budget?: IdentifyBudget } | null
   machines: MachineStatus[]
   /** While a re-shard runs: the new set (its instances, or per machine in MACHINES mode). */
   reshard?: { totalShards: number; instances?: InstanceInfo[]; machines?: MachineStatus[] }

@@ -4,6 +4,13 @@
  * Waiters queue FIFO per key, keys run in parallel, a grant is a point in time (a crashed holder
  * needs no release), and when the budget is spent every queue waits for the reset instead of
  * guessing. RESUMEs never come here.
+ *
+ * A grant says when a shard may send, not when it did: an instance whose event loop is busy sends
+ * later. So the next grant of a key normally waits `windowMs + marginMs` from the grant. When the
+ * shard's runtime confirms that its IDENTIFY has left (`confirmSent`, after the send, so the
+ * confirmation can only be later than the send), the next grant may come `windowMs + sentMarginMs`
+ * after the confirmation instead, if that is sooner: the spacing then holds between the real sends,
+ * and the margin only has to absorb the network's jitter.
  */
 import { EventEmitter } from 'node:events'
 import { AbortedError } from '../errors.js'
@@ -22,6 +29,8 @@ export interface IdentifySchedulerOptions {
   windowMs: number
   /** Added to every window to absorb the latency between our grant and the shard's send. */
   marginMs: number
+  /** Added to the window after a confirmed send (see confirmSent); at most marginMs counts. Default: marginMs. */
+  sentMarginMs?: number
   budget?: IdentifyBudget
   clock?: Clock
 }
@@ -41,7 +50,11 @@ interface Waiter {
 }
 
 interface KeyQueue {
-  lastGrantAt: number | null
+  /** When the key may be granted again (null: never used). */
+  freeAt: number | null
+  /** The shard granted last and whether its send was confirmed (a confirmation counts once). */
+  lastShard: number | null
+  confirmed: boolean
   waiters: Waiter[]
   timer: unknown
 }
@@ -50,16 +63,19 @@ export class IdentifyScheduler extends EventEmitter {
   private maxConcurrency: number
   readonly windowMs: number
   readonly marginMs: number
+  readonly sentMarginMs: number
   private readonly clock: Clock
   private readonly keys = new Map<number, KeyQueue>()
   private budget: IdentifyBudget | undefined
   private grants = 0
+  private confirmedSends = 0
 
   constructor(options: IdentifySchedulerOptions) {
     super()
     this.maxConcurrency = options.maxConcurrency
     this.windowMs = options.windowMs
     this.marginMs = options.marginMs
+    this.sentMarginMs = Math.min(options.sentMarginMs ?? options.marginMs, options.marginMs)
     this.budget = options.budget ? { ...options.budget } : undefined
     this.clock = options.clock ?? systemClock
   }
@@ -125,6 +141,24 @@ export class IdentifyScheduler extends EventEmitter {
   }
 
   /**
+   * The shard granted last on its key has sent its IDENTIFY (the runtime reports it right after the
+   * send): the key's next grant may come a window plus `sentMarginMs` from now, if that is sooner.
+   * Ignored for any shard but the key's last grant, and after the first confirmation.
+   */
+  confirmSent(shardId: number): void {
+    const key = this.keyOf(shardId)
+    const queue = this.keys.get(key)
+    if (!queue || queue.lastShard !== shardId || queue.confirmed) return
+    queue.confirmed = true
+    this.confirmedSends++
+    const freeAt = this.clock.now() + this.windowMs + this.sentMarginMs
+    if (queue.freeAt !== null && freeAt < queue.freeAt) {
+      queue.freeAt = freeAt
+      if (queue.waiters.length > 0) this.pump(key)
+    }
+  }
+
+  /**
    * Records identifies that happened without a grant (a bot using its own throttler), so later
    * grants keep a full window away from them.
    */
@@ -132,7 +166,8 @@ export class IdentifyScheduler extends EventEmitter {
     const at = this.clock.now() - Math.max(0, agoMs)
     for (const id of shardIds) {
       const queue = this.queue(this.keyOf(id))
-      if (queue.lastGrantAt === null || queue.lastGrantAt < at) queue.lastGrantAt = at
+      if (queue.freeAt === null || queue.freeAt < at + this.spacingMs) queue.freeAt = at + this.spacingMs
+      queue.lastShard = null
       if (queue.waiters.length > 0) this.pump(this.keyOf(id))
     }
   }
@@ -143,9 +178,10 @@ export class IdentifyScheduler extends EventEmitter {
     return n
   }
 
-  stats(): { granted: number; waiting: number; maxConcurrency: number; spacingMs: number; budget?: IdentifyBudget } {
+  stats(): { granted: number; sendsConfirmed: number; waiting: number; maxConcurrency: number; spacingMs: number; budget?: IdentifyBudget } {
     return {
       granted: this.grants,
+      sendsConfirmed: this.confirmedSends,
       waiting: this.waiting(),
       maxConcurrency: this.maxConcurrency,
       spacingMs: this.spacingMs,
@@ -165,7 +201,7 @@ export class IdentifyScheduler extends EventEmitter {
   private queue(key: number): KeyQueue {
     let q = this.keys.get(key)
     if (!q) {
-      q = { lastGrantAt: null, waiters: [], timer: null }
+      q = { freeAt: null, lastShard: null, confirmed: false, waiters: [], timer: null }
       this.keys.set(key, q)
     }
     return q
@@ -184,13 +220,15 @@ export class IdentifyScheduler extends EventEmitter {
       queue.timer = this.clock.setTimeout(() => this.pump(key), budgetWait)
       return
     }
-    const readyAt = queue.lastGrantAt === null ? now : queue.lastGrantAt + this.spacingMs
+    const readyAt = queue.freeAt ?? now
     if (now < readyAt) {
       queue.timer = this.clock.setTimeout(() => this.pump(key), readyAt - now)
       return
     }
     const waiter = queue.waiters.shift()!
-    queue.lastGrantAt = now
+    queue.freeAt = now + this.spacingMs
+    queue.lastShard = waiter.shardId
+    queue.confirmed = false
     this.grants++
     if (this.budget) this.budget.remaining--
     const grant: IdentifyGrant = { shardId: waiter.shardId, key, at: now }

@@ -104,6 +104,9 @@ export class InstanceChannel {
         return
       case Ops.DEBUG:
         return this.host.emitEvent('debug', `instance ${this.origin.instance}: ${String(d.message)}`)
+      case Ops.IDENTIFY_SENT:
+        if (typeof d.shardId === 'number' && this.origin.shards.includes(d.shardId)) this.host.root.identifySent(d.shardId)
+        return
       case Ops.READY:
         return this.reports.ready()
       case Ops.SHARD:

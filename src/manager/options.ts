@@ -42,8 +42,13 @@ export interface IdentifyOptions {
   maxConcurrency?: number
   /** Discord's identify window per key, ms (default 5000). */
   windowMs?: number
-  /** Safety margin added to each window, ms (default 250). */
+  /** Safety margin added to each window, counted from the grant, ms (default 250). */
   marginMs?: number
+  /**
+   * Margin after an IDENTIFY the shard confirmed as sent (discord.js bots, attached or adapted), ms
+   * (default 100, at most marginMs): the next turn of the key may then come a window plus this after the send.
+   */
+  sentMarginMs?: number
   /** How instances start: see README "Identify and start-up" (default 'auto'). */
   strategy?: StartStrategy
   /** Daily session budget override (default: /gateway/bot's session_start_limit, else unlimited). */
@@ -103,6 +108,7 @@ export interface ResolvedOptions {
     maxConcurrency: number | null
     windowMs: number
     marginMs: number
+    sentMarginMs: number
     strategy: StartStrategy
     budget: { total: number; remaining: number; resetAfter: number } | null
   }
@@ -116,6 +122,7 @@ const identifySchema = object({
   maxConcurrency: optional(int(1, 1024)),
   windowMs: optional(int(0)),
   marginMs: optional(int(0)),
+  sentMarginMs: optional(int(0)),
   strategy: optional(oneOf(START_STRATEGIES)),
   budget: optional(object({ total: int(0), remaining: int(0), resetAfter: int(0) })),
 })
@@ -190,6 +197,7 @@ export function resolveOptions(raw: ShardingManagerOptions): ResolvedOptions {
       maxConcurrency: identify.maxConcurrency ?? null,
       windowMs: identify.windowMs ?? 5000,
       marginMs: identify.marginMs ?? 250,
+      sentMarginMs: Math.min(identify.sentMarginMs ?? 100, identify.marginMs ?? 250),
       strategy: identify.strategy ?? 'auto',
       budget: identify.budget ?? null,
     },

@@ -145,6 +145,7 @@ function runtimePort(runtime: InstanceRuntime): DiscordJsPort {
         await runtime.call('identify', { shardId }, 0, signal)
       },
     }),
+    identifySent: (shardId) => runtime.post(Ops.IDENTIFY_SENT, { shardId }),
     setStatusProvider(provider) {
       runtime.hooks.shardStatus = provider
     },

@@ -33,6 +33,8 @@ export interface DiscordJsPort {
   fatal(reason: string): void
   reportSession(shardId: number, session: SessionInfo | null): void
   identifyThrottler(): { waitForIdentify(shardId: number, signal?: AbortSignal): Promise<void> }
+  /** The shard's IDENTIFY has been sent (the key's next turn may come sooner). */
+  identifySent(shardId: number): void
   setStatusProvider(provider: () => ShardStatus[]): void
 }
 
@@ -67,7 +69,7 @@ export function hookDiscordJs(port: DiscordJsPort, hooks: RuntimeHooks, client: 
   ;(client as unknown as Record<symbol, unknown>)[HOOKED] = true
   if (options.identify !== false) {
     const ws = (client.options.ws ??= {})
-    ws.buildIdentifyThrottler ??= () => port.identifyThrottler()
+    ws.buildIdentifyThrottler ??= () => confirmingThrottler(port)
   }
   if (options.sessions !== false) hookSessions(client, port, options)
   client.on(CLIENT_EVENTS.ShardReady, (id: number) => port.reportShard(id, 'ready'))
@@ -81,6 +83,21 @@ export function hookDiscordJs(port: DiscordJsPort, hooks: RuntimeHooks, client: 
   hooks.destroy = () => client.destroy()
   port.setStatusProvider(() => shardStatus(client, port.shards))
   return true
+}
+
+/**
+ * @discordjs/ws sends IDENTIFY in the same task in which the throttler's waitForIdentify resolves
+ * (WebSocketShard#identify awaits it, then sends at once), so by the next task the IDENTIFY has
+ * been written to the socket: that is when the manager hears it was sent.
+ */
+function confirmingThrottler(port: DiscordJsPort): { waitForIdentify(shardId: number, signal?: AbortSignal): Promise<void> } {
+  const throttler = port.identifyThrottler()
+  return {
+    async waitForIdentify(shardId, signal) {
+      await throttler.waitForIdentify(shardId, signal)
+      setImmediate(() => port.identifySent(shardId))
+    },
+  }
 }
 
 /**

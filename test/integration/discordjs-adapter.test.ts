@@ -83,7 +83,8 @@ describe.each([
     expect(stats.identifyCount).toBe(4)
     expect(stats.sessions.byShard).toEqual(oneSessionEach(4))
     expect(stats.sessions.duplicates).toEqual([])
-    expect(manager.status().identify).toMatchObject({ strategy: 'coordinated', granted: 4 })
+    // every IDENTIFY was reported sent (before its shard's ready, on the same channel)
+    expect(manager.status().identify).toMatchObject({ strategy: 'coordinated', granted: 4, sendsConfirmed: 4 })
     expect(events.slice(0, 2)).toEqual(['spawn 0', 'spawn 1'])
     expect(debug.filter((d) => /adapted the discord\.js 14\.\d+\.\d+ client: identify turns from the manager/.test(d))).toHaveLength(2)
 

@@ -110,6 +110,7 @@ describe.each(['processes', 'workers'] as const)('discord.js in %s mode', (mode)
     expect(stats.sessions.duplicates).toEqual([])
     expect(manager.status().identify!.strategy).toBe('coordinated')
     expect(manager.status().identify!.granted).toBe(SHARDS)
+    expect(manager.status().identify!.sendsConfirmed).toBe(SHARDS)
     // the first instance's identify request started the next one before it was ready (later ones start
     // a lead time before their turn, see the start gate)
     expect(order.slice(0, 2)).toEqual(['spawn 0', 'spawn 1'])

@@ -153,6 +153,8 @@ describe('MACHINES with a discord.js bot against the gateway simulator', () => {
       await parent.reshard({ totalShards: 6 })
       let stats = sim.stats() as any
       expect(stats.violations).toEqual([])
+      // the children relayed every IDENTIFY their shards reported sent
+      expect(parent.status().identify).toMatchObject({ granted: 10, sendsConfirmed: 10 })
       expect(stats.sessions.byTotal).toEqual({ 6: 6 })
       expect(Object.values(stats.sessions.maxByShard).every((n) => n === 1)).toBe(true)
       // shards 0-2 run on machine A now; wait until their sessions reached the parent's store

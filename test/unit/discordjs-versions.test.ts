@@ -66,8 +66,31 @@ function restoreEnv(saved: Record<string, string | undefined>) {
   }
 }
 
-function fakePort(shards: number[], sessions: Record<number, SessionInfo> = {}) {
-  const log = { identifies: [] as number[], states: [] as string[], sessions: [] as (SessionInfo | null)[], fatal: [] as string[] }
+/**
+ * Counts the IDENTIFY payloads a discord.js alias writes to its gateway sockets (through the `ws`
+ * package its @discordjs/ws uses), so a test can tell whether one has left when the hooks say so.
+ */
+function identifyWrites(name: string): { count(): number } {
+  const fromDjs = createRequire(require.resolve(name))
+  const fromWs = createRequire(fromDjs.resolve('@discordjs/ws'))
+  const proto = (fromWs('ws') as { WebSocket: { prototype: { send(data: unknown, ...rest: unknown[]): unknown } } }).WebSocket.prototype
+  let count = 0
+  const send = proto.send
+  if (!(send as { __counted?: boolean }).__counted) {
+    const counted = function (this: unknown, data: unknown, ...rest: unknown[]) {
+      if (typeof data === 'string' && /"op":2[,}]/.test(data)) (proto as unknown as { __identifies: number }).__identifies++
+      return send.call(this, data, ...rest)
+    }
+    ;(counted as { __counted?: boolean }).__counted = true
+    ;(proto as unknown as { __identifies: number }).__identifies = 0
+    proto.send = counted
+  }
+  count = (proto as unknown as { __identifies: number }).__identifies
+  return { count: () => (proto as unknown as { __identifies: number }).__identifies - count }
+}
+
+function fakePort(shards: number[], sessions: Record<number, SessionInfo> = {}, writes?: { count(): number }) {
+  const log = { identifies: [] as number[], states: [] as string[], sessions: [] as (SessionInfo | null)[], fatal: [] as string[], sent: [] as string[] }
   let status: () => ShardStatus[] = () => []
   const port: DiscordJsPort = {
     shards,
@@ -76,6 +99,8 @@ function fakePort(shards: number[], sessions: Record<number, SessionInfo> = {}) 
     fatal: (reason) => void log.fatal.push(reason),
     reportSession: (_id, session) => void log.sessions.push(session),
     identifyThrottler: () => ({ waitForIdentify: async (id) => void log.identifies.push(id) }),
+    // what the manager would hear, with how many IDENTIFYs had been written by then
+    identifySent: (id) => void log.sent.push(`${id} after ${writes?.count() ?? '?'} IDENTIFY written`),
     setStatusProvider: (p) => (status = p),
   }
   return { port, log, status: () => status() }
@@ -120,7 +145,7 @@ describe.each(NAMES)('%s', (name) => {
     const sim = new GatewaySimulator({ guilds: 4, maxConcurrency: 1, windowMs: 50 })
     const { restUrl } = await sim.start()
     try {
-      const first = fakePort([0])
+      const first = fakePort([0], {}, identifyWrites(name))
       const a = new djs.Client({ intents: [djs.GatewayIntentBits.Guilds], shards: [0], shardCount: 1, rest: { api: restUrl } })
       clients.push(a)
       const hooks: RuntimeHooks = {}
@@ -132,6 +157,8 @@ describe.each(NAMES)('%s', (name) => {
       await connecting
       await aReady
       expect(first.log.identifies, `discord.js ${version} asked the identify throttler`).toEqual([0])
+      // the manager may space the next turn from this report only if the IDENTIFY had left by then
+      expect(first.log.sent, `discord.js ${version} sends IDENTIFY in the task its identify turn resolves in`).toEqual(['0 after 1 IDENTIFY written'])
       expect(first.log.states).toContain('0 ready')
       expect(first.status()).toEqual([expect.objectContaining({ id: 0, state: 'ready', guilds: 4 })])
       const session = [...first.log.sessions].reverse().find((s) => s !== null)

@@ -86,6 +86,40 @@ describe('IdentifyScheduler', () => {
     expect(grants[0].at).toBe(6000)
   })
 
+  it('a confirmed send lets the next turn come a window plus sentMarginMs after it, if that is sooner', async () => {
+    const { clock, scheduler, grants } = setup(1, { marginMs: 250, sentMarginMs: 100 })
+    for (const s of [0, 1, 2, 3]) void scheduler.acquire(s)
+    await clock.advance(20) // shard 0 granted at 0 and sent by 20
+    scheduler.confirmSent(0)
+    await clock.advance(5100) // shard 1: 20 + 5000 + 100 = 5120
+    expect(grants.map((g) => g.at)).toEqual([0, 5120])
+    await clock.advance(400) // shard 1's confirmation comes 400 ms late (a busy event loop): the grant's own spacing is sooner
+    scheduler.confirmSent(1)
+    await clock.advance(11_000)
+    expect(grants.map((g) => g.at)).toEqual([0, 5120, 10_370, 15_620]) // shard 2 never confirmed: window + marginMs
+    expect(scheduler.stats().sendsConfirmed).toBe(2)
+  })
+
+  it('ignores confirmations that are not for the key\'s last grant, or repeated', async () => {
+    const { clock, scheduler, grants } = setup(2, { marginMs: 250, sentMarginMs: 100 })
+    for (const s of [0, 2, 4]) void scheduler.acquire(s)
+    await clock.advance(10)
+    scheduler.confirmSent(1) // key 1: nothing granted
+    scheduler.confirmSent(2) // key 0, but its last grant is shard 0
+    await clock.advance(5300) // t = 5310
+    expect(grants.map((g) => g.at)).toEqual([0, 5250])
+    scheduler.confirmSent(0) // shard 0 is no longer the key's last grant
+    scheduler.confirmSent(2) // sent by 5310: shard 4 at 5310 + 5100
+    scheduler.confirmSent(2) // counted once
+    await clock.advance(10_000)
+    expect(grants.map((g) => g.at)).toEqual([0, 5250, 10_410])
+    expect(scheduler.stats().sendsConfirmed).toBe(1)
+  })
+
+  it('sentMarginMs never exceeds marginMs', () => {
+    expect(new IdentifyScheduler({ maxConcurrency: 1, windowMs: 5000, marginMs: 50, sentMarginMs: 100 }).sentMarginMs).toBe(50)
+  })
+
   it('close() rejects everything queued', async () => {
     const { scheduler } = setup(1)
     void scheduler.acquire(0)
