@@ -17,8 +17,10 @@
  *   first turn can come (the next round once the whole probe wave has asked, later rounds a window
  *   apart): booting many discord.js instances at once on a few cores makes every one of them late, and
  *   the probe wave's first turns set the pace of every key. The lead is one window, or twice the time
- *   the probe took to ask if that is longer. If an instance becomes ready without asking, the bot
- *   throttles itself and the gate continues in waves.
+ *   the probe took to ask if that is longer, plus half a window, so that spawning (which blocks the
+ *   manager's event loop for a few milliseconds per process) falls between two rounds of turns, not
+ *   on one. If an instance becomes ready without asking, the bot throttles itself and the gate
+ *   continues in waves.
  *
  * Callers that do not say which shards an instance runs (`acquire` without shards) hold every key:
  * they start alone, as before waves existed.
@@ -131,7 +133,8 @@ export class StartGate extends EventEmitter {
    * us, so no instance needs to wait for another. Each waiting instance starts a lead time before its
    * shards' first turn can come: its round is its earliest place in the per-key queues, counting the
    * shards that already started, in the order the instances asked to start; round r's turn comes
-   * about r windows from now. The lead is a window, or twice the probe's boot if that is longer.
+   * about r windows from now. The lead is a window, or twice the probe's boot if that is longer,
+   * plus half a window (spawns land between rounds of turns).
    * Later rounds also wait until every probe instance asked for its first turn (`shards`: the ones
    * asking now; none when a runtime only announced that it will ask), or finished starting, or took
    * as long again as the first one to ask.
@@ -158,7 +161,7 @@ export class StartGate extends EventEmitter {
     this.held.clear()
     // The others of the wave should ask about as soon; one that takes far longer holds nobody back.
     this.probesDeadline = now + probeBoot
-    const lead = Math.max(this.settleMs, 2 * probeBoot)
+    const lead = Math.max(this.settleMs, 2 * probeBoot) + this.settleMs / 2
     for (const w of this.waiters) {
       const round = w.shards ? Math.min(...w.shards.map(count)) : 0
       w.notBefore = Math.max(now, now + round * this.settleMs - lead)

@@ -177,7 +177,7 @@ describe('StartGate waves (key-aware)', () => {
     expect(gate.holders).toEqual([])
   })
 
-  it('auto, coordinated: each waiting instance starts one window before its shards\' first turn', async () => {
+  it('auto, coordinated: each waiting instance starts a window and a half before its shards\' first turn', async () => {
     const clock = new FakeClock()
     const gate = new StartGate('auto', WINDOW, clock, { keyOf })
     const { granted, acquire } = track(gate, clock)
@@ -189,15 +189,15 @@ describe('StartGate waves (key-aware)', () => {
     const at = (from: number) => [0, 1, 2, 3].map((k) => granted[`i${from + k}`])
     expect(at(0)).toEqual([0, 0, 0, 0])
     expect(at(4)).toEqual([1000, 1000, 1000, 1000])
-    expect(at(8)).toEqual([6000, 6000, 6000, 6000])
-    expect(at(12)).toEqual([11_000, 11_000, 11_000, 11_000])
+    expect(at(8)).toEqual([3500, 3500, 3500, 3500]) // between round 0's turns (1000) and round 1's (6000)
+    expect(at(12)).toEqual([8500, 8500, 8500, 8500])
     expect(granted.unknown).toBe(1000)
     // later starts (respawns) are not held back
     const late = await gate.acquire('respawn', undefined, [0])
     expect(late.exclusive).toBe(false)
   })
 
-  it('auto, coordinated, every instance holding every key: one instance per window after the next', async () => {
+  it('auto, coordinated, every instance holding every key: one instance per window, half a window before the previous one\'s turns', async () => {
     const clock = new FakeClock()
     const gate = new StartGate('auto', WINDOW, clock, { keyOf })
     const { granted, acquire } = track(gate, clock)
@@ -205,7 +205,7 @@ describe('StartGate waves (key-aware)', () => {
     await clock.advance(500)
     gate.noteCoordinatedIdentify([0])
     await clock.advance(30_000)
-    expect(granted).toEqual({ i0: 0, i1: 500, i2: 5500, i3: 10_500 })
+    expect(granted).toEqual({ i0: 0, i1: 500, i2: 3000, i3: 8000 })
   })
 
   it('auto, coordinated: a probe that took long to ask gives the others twice its boot time as lead', async () => {
@@ -213,10 +213,10 @@ describe('StartGate waves (key-aware)', () => {
     const gate = new StartGate('auto', WINDOW, clock, { keyOf })
     const { granted, acquire } = track(gate, clock)
     for (let i = 0; i < 4; i++) acquire(`i${i}`, [4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3])
-    await clock.advance(4000) // the probe booted for 4 s: lead 8 s
+    await clock.advance(4000) // the probe booted for 4 s: lead 8 s + half a window
     gate.noteCoordinatedIdentify([1])
     await clock.advance(30_000)
-    expect(granted).toEqual({ i0: 0, i1: 4000, i2: 6000, i3: 11_000 })
+    expect(granted).toEqual({ i0: 0, i1: 4000, i2: 4000, i3: 8500 })
   })
 
   it('auto, coordinated: a probe that never asks holds the next round back only as long as the first took to ask', async () => {
