@@ -18,6 +18,8 @@ const INSTANCES = 4
 const GUILDS = 1000
 const WARMUP = 100
 const LATENCY_CALLS = 3000
+// Calls between the cold and the steady latency runs: the JIT has optimized both stacks by then.
+const STEADY_AFTER = 6000
 const PAYLOAD_CALLS = 200
 const THROUGHPUT_CALLS = 20000
 const IN_FLIGHT = 64
@@ -98,10 +100,14 @@ async function measure(s) {
     const payloadBytes = Buffer.byteLength(JSON.stringify(payload))
 
     await within(sequential(WARMUP, small), 60_000, 'warm-up timed out')
+    // cold: right after start, while V8 still compiles the hot path on the same two cores
+    const cold = summary(await within(sequential(LATENCY_CALLS, small), 120_000, 'cold latency run timed out'))
+    await within(sequential(STEADY_AFTER, small), 120_000, 'warm-up timed out')
+    // steady: what a bot that has been running for a while sees
     const latency = summary(await within(sequential(LATENCY_CALLS, small), 120_000, 'latency run timed out'))
     const payloadLatency = summary(await within(sequential(PAYLOAD_CALLS, ids), 120_000, 'payload run timed out'))
     const elapsed = await within(concurrent(THROUGHPUT_CALLS, IN_FLIGHT, small), 120_000, 'throughput run timed out')
-    return { ...s, latency, payloadLatency, payloadBytes, throughput: THROUGHPUT_CALLS / (elapsed / 1000), violations: sim.stats().violations.length }
+    return { ...s, cold, latency, payloadLatency, payloadBytes, throughput: THROUGHPUT_CALLS / (elapsed / 1000), violations: sim.stats().violations.length }
   } finally {
     await within(stop(), 20_000, 'stop timed out').catch((e) => console.error(e.message))
     await sim.stop()
@@ -115,11 +121,11 @@ function report(results) {
   const ok = results.filter((r) => !r.error)
   console.log(
     table(
-      ['scenario', 'mode', 'p50', 'p99', 'mean', `ids p50 (${ok[0] ? (ok[0].payloadBytes / 1024).toFixed(0) : '?'} KiB)`, 'ids p99', `throughput (${IN_FLIGHT} in flight)`],
+      ['scenario', 'mode', 'cold p50', 'cold p99', 'p50', 'p99', 'mean', `ids p50 (${ok[0] ? (ok[0].payloadBytes / 1024).toFixed(0) : '?'} KiB)`, 'ids p99', `throughput (${IN_FLIGHT} in flight)`],
       results.map((r) =>
         r.error
-          ? [r.name, r.mode, 'FAILED', '', '', '', '', r.error.split('\n')[0]]
-          : [r.name, r.mode, f2(r.latency.p50), f2(r.latency.p99), f2(r.latency.mean), f2(r.payloadLatency.p50), f2(r.payloadLatency.p99), perSec(r.throughput)],
+          ? [r.name, r.mode, 'FAILED', '', '', '', '', '', '', r.error.split('\n')[0]]
+          : [r.name, r.mode, f2(r.cold.p50), f2(r.cold.p99), f2(r.latency.p50), f2(r.latency.p99), f2(r.latency.mean), f2(r.payloadLatency.p50), f2(r.payloadLatency.p99), perSec(r.throughput)],
       ),
     ),
   )
@@ -135,12 +141,29 @@ function report(results) {
     console.log('\nratios (latency: < 1 is faster; throughput: > 1 is more calls per second):')
     console.log(
       table(
-        ['a', 'b', 'p50 a/b', 'p99 a/b', 'ids p50 a/b', 'throughput a/b'],
-        pairs.map(([a, b]) => [a, b, ratio(by[a].latency.p50, by[b].latency.p50), ratio(by[a].latency.p99, by[b].latency.p99), ratio(by[a].payloadLatency.p50, by[b].payloadLatency.p50), ratio(by[a].throughput, by[b].throughput)]),
+        ['a', 'b', 'cold p50 a/b', 'cold p99 a/b', 'p50 a/b', 'p99 a/b', 'ids p50 a/b', 'throughput a/b'],
+        pairs.map(([a, b]) => [
+          a,
+          b,
+          ratio(by[a].cold.p50, by[b].cold.p50),
+          ratio(by[a].cold.p99, by[b].cold.p99),
+          ratio(by[a].latency.p50, by[b].latency.p50),
+          ratio(by[a].latency.p99, by[b].latency.p99),
+          ratio(by[a].payloadLatency.p50, by[b].payloadLatency.p50),
+          ratio(by[a].throughput, by[b].throughput),
+        ]),
       ),
     )
   }
-  return pairs.map(([a, b]) => ({ a, b, p50: by[a].latency.p50 / by[b].latency.p50, p99: by[a].latency.p99 / by[b].latency.p99, throughput: by[a].throughput / by[b].throughput }))
+  return pairs.map(([a, b]) => ({
+    a,
+    b,
+    coldP50: by[a].cold.p50 / by[b].cold.p50,
+    coldP99: by[a].cold.p99 / by[b].cold.p99,
+    p50: by[a].latency.p50 / by[b].latency.p50,
+    p99: by[a].latency.p99 / by[b].latency.p99,
+    throughput: by[a].throughput / by[b].throughput,
+  }))
 }
 
 export async function main({ only = null, verbose = false } = {}) {
@@ -148,7 +171,8 @@ export async function main({ only = null, verbose = false } = {}) {
   if (only && selected.length !== only.length) throw new Error(`unknown scenario in --only; known: ${SCENARIOS.map((s) => s.name).join(', ')}`)
   console.log(`ipc benchmark · ${machine()}`)
   console.log(
-    `${INSTANCES} instances × 1 discord.js shard; broadcastEval((c, ctx) => c.guilds.cache.size) ${LATENCY_CALLS}× one after another (after ${WARMUP} warm-up calls), ` +
+    `${INSTANCES} instances × 1 discord.js shard; broadcastEval((c, ctx) => c.guilds.cache.size) ${LATENCY_CALLS}× one after another, ` +
+      `cold (after ${WARMUP} warm-up calls) and steady (after ${STEADY_AFTER} more), ` +
       `a guild-id list (${GUILDS / INSTANCES} ids per instance) ${PAYLOAD_CALLS}×, and ${THROUGHPUT_CALLS} calls with ${IN_FLIGHT} in flight\n`,
   )
   const results = []
@@ -158,7 +182,7 @@ export async function main({ only = null, verbose = false } = {}) {
     const result = { ...s, ...r }
     delete result.output
     results.push(result)
-    console.log(result.error ? `FAILED: ${result.error}` : `p50 ${f2(result.latency.p50)}, p99 ${f2(result.latency.p99)}, ${perSec(result.throughput)}`)
+    console.log(result.error ? `FAILED: ${result.error}` : `cold p99 ${f2(result.cold.p99)}; p50 ${f2(result.latency.p50)}, p99 ${f2(result.latency.p99)}, ${perSec(result.throughput)}`)
   }
   console.log('')
   const ratios = report(results)

@@ -31,5 +31,7 @@ for (const r of out.startup?.results ?? []) {
   else if (r.floorMs > 0) console.log(`startup ${r.name}: ${(r.readyMs / r.floorMs).toFixed(2)}× the physical floor (${r.violations} identify violations)`)
 }
 for (const p of out.startup?.summary.pairs ?? []) console.log(`startup ${p.ours} / ${p.theirs}: ${p.ratio.toFixed(2)}×`)
-for (const p of out.ipc?.ratios ?? []) console.log(`ipc ${p.a} / ${p.b}: p50 ${p.p50.toFixed(2)}×, p99 ${p.p99.toFixed(2)}×, throughput ${p.throughput.toFixed(2)}×`)
+for (const p of out.ipc?.ratios ?? []) {
+  console.log(`ipc ${p.a} / ${p.b}: p50 ${p.p50.toFixed(2)}×, p99 ${p.p99.toFixed(2)}× (cold ${p.coldP99.toFixed(2)}×), throughput ${p.throughput.toFixed(2)}×`)
+}
 process.exit(failed ? 1 : 0)

@@ -72,6 +72,7 @@ export function collectFamilies(status: ManagerStatus, counters: Partial<MetricC
       [{ value: instances.reduce((a, i) => a + i.shardStates.reduce((b, s) => b + (typeof s.guilds === 'number' ? s.guilds : 0), 0), 0) }],
     ),
     family('discordoo_identify_grants_total', 'counter', 'IDENTIFY turns granted by the identify authority (root manager only).', id ? [{ value: id.granted }] : []),
+    family('discordoo_identify_sends_confirmed_total', 'counter', 'IDENTIFYs the shards reported sent (the next turn of their key may come sooner; root manager only).', id ? [{ value: id.sendsConfirmed ?? 0 }] : []),
     family('discordoo_identify_queue_length', 'gauge', 'Shards waiting for an IDENTIFY turn.', id ? [{ value: id.waiting }] : []),
     family('discordoo_identify_max_concurrency', 'gauge', "Discord's max_concurrency: identify keys served in parallel.", id ? [{ value: id.maxConcurrency }] : []),
     family('discordoo_identify_budget_remaining', 'gauge', 'Session starts left in the daily budget.', id?.budget ? [{ value: id.budget.remaining }] : []),

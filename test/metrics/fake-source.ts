@@ -29,7 +29,7 @@ export function fakeStatus(allReady = true): ManagerStatus {
     role: 'parent',
     totalShards: 8,
     ready: allReady,
-    identify: { granted: 8, waiting: allReady ? 0 : 1, maxConcurrency: 2, spacingMs: 5250, strategy: 'coordinated', budget: { total: 1000, remaining: 992, resetAt: 1_900_000_000_000 } },
+    identify: { granted: 8, sendsConfirmed: 6, waiting: allReady ? 0 : 1, maxConcurrency: 2, spacingMs: 5250, strategy: 'coordinated', budget: { total: 1000, remaining: 992, resetAt: 1_900_000_000_000 } },
     machines: [
       {
         id: '10.0.18.1:8379',

@@ -141,6 +141,7 @@ describe('metrics of a manager', () => {
       expect(value(parsed, 'discordoo_instance_memory_rss_bytes', { instance: String(i.id) })).toBe(i.memory!.rss)
     }
     expect(value(parsed, 'discordoo_identify_grants_total')).toBe(status.identify!.granted)
+    expect(value(parsed, 'discordoo_identify_sends_confirmed_total')).toBe(6)
     expect(value(parsed, 'discordoo_identify_queue_length')).toBe(status.identify!.waiting)
     expect(value(parsed, 'discordoo_identify_budget_remaining')).toBe(status.identify!.budget!.remaining)
     expect(value(parsed, 'discordoo_total_shards')).toBe(8)
