@@ -50,7 +50,8 @@ export interface CallContext extends CallScope {
   readonly signal: AbortSignal
 }
 
-export type RpcHandler = (kind: string, data: Record<string, unknown>, ctx: CallContext) => Promise<unknown>
+/** Answers a request: with a value, or a promise of one (a value answers at once, with no promise in between). */
+export type RpcHandler = (kind: string, data: Record<string, unknown>, ctx: CallContext) => unknown
 
 export interface CallOptions {
   deadline?: Deadline
@@ -141,7 +142,7 @@ export class RpcEndpoint {
     switch (msg.op) {
       case Ops.REQUEST:
         if (!validId(msg.id) || typeof msg.k !== 'string') return this.malformed(`request without a valid id and kind: ${preview(msg)}`)
-        void this.serve(msg.id, msg.k, isRecord(msg.d) ? msg.d : {}, deadlineFromTtl(msg.ttl, this.clock.now()))
+        this.serve(msg.id, msg.k, isRecord(msg.d) ? msg.d : {}, deadlineFromTtl(msg.ttl, this.clock.now()))
         return true
       case Ops.RESPONSE: {
         if (!validId(msg.id) || !isOutcome(msg.d)) return this.malformed(`response without a valid id and outcome: ${preview(msg)}`)
@@ -179,12 +180,15 @@ export class RpcEndpoint {
     }
   }
 
-  private async serve(id: number, kind: string, data: Record<string, unknown>, deadline: Deadline): Promise<void> {
+  /**
+   * Runs the handler. Most requests (evals) are answered in the same task: they are answered at once
+   * and never registered. Only a handler that returns a promise is tracked, so that a cancel, the
+   * deadline or the peer's loss can end it.
+   */
+  private serve(id: number, kind: string, data: Record<string, unknown>, deadline: Deadline): void {
     if (!this.handler) return this.respond(id, { ok: false, error: toWireError(new ProtocolError(`${this.peer.name} sent a request, but this side serves none`, 'UNKNOWN_OP')) })
     if (this.serving.has(id)) this.endServing(id, new AbortedError('superseded by a request with the same id'))
     const state: Serving = { deadline, abort: null, done: false }
-    this.serving.set(id, state)
-    this.serveDeadlines.watch(deadline)
     const ctx: CallContext = {
       deadline,
       // Most handlers (evals) never look at the signal: it is made only when one does.
@@ -194,16 +198,29 @@ export class RpcEndpoint {
         return state.abort.signal
       },
     }
-    let outcome: Outcome
+    let result: unknown
     try {
-      outcome = { ok: true, value: await this.handler(kind, data, ctx) }
+      result = this.handler(kind, data, ctx)
     } catch (err) {
-      outcome = { ok: false, error: toWireError(err) }
+      state.done = true
+      return this.respond(id, { ok: false, error: toWireError(err) })
     }
-    if (state.done) return
-    state.done = true
-    this.serving.delete(id)
-    this.respond(id, outcome)
+    if (!isThenable(result)) {
+      state.done = true
+      return this.respond(id, { ok: true, value: result })
+    }
+    this.serving.set(id, state)
+    this.serveDeadlines.watch(deadline)
+    const finish = (outcome: Outcome) => {
+      if (state.done) return
+      state.done = true
+      this.serving.delete(id)
+      this.respond(id, outcome)
+    }
+    result.then(
+      (value) => finish({ ok: true, value }),
+      (err: unknown) => finish({ ok: false, error: toWireError(err) }),
+    )
   }
 
   /** A request stops being served (cancelled, expired, peer gone): its signal aborts, nothing is answered. */
@@ -283,6 +300,10 @@ export class RpcEndpoint {
 
 function validId(id: unknown): id is number {
   return typeof id === 'number' && Number.isInteger(id) && id > 0 && id <= MAX_ID
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as PromiseLike<unknown>).then === 'function'
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -158,35 +158,42 @@ export class InstanceRuntime {
     }
   }
 
-  /** Serves the manager's requests; values go back serialized (ipc/values.ts). */
-  private async execute(kind: string, d: Record<string, unknown>, ctx: CallContext): Promise<unknown> {
+  /**
+   * Serves the manager's requests; values go back serialized (ipc/values.ts). A synchronous eval or
+   * fetch is answered in the same task, without a promise in between.
+   */
+  private execute(kind: string, d: Record<string, unknown>, ctx: CallContext): unknown {
     const target = this.hooks.target
     switch (kind) {
       case 'eval': {
         const result = runFunction(String(d.fn), target, deserializeValue(d.context))
-        return serializeValue(result instanceof Promise ? await result : result)
+        return isThenable(result) ? Promise.resolve(result).then(serializeValue) : serializeValue(result)
       }
       case 'script':
-        return serializeValue(await runScript(String(d.script), target))
+        return runScript(String(d.script), target).then(serializeValue)
       case 'fetch':
         return serializeValue(readPath(target, String(d.prop)))
-      case 'request': {
-        if (this.events.listenerCount('request') === 0) {
-          throw new ShardingError('NO_HANDLER', `instance ${this.context.instanceId} has no 'request' listener; add sharding.on('request', req => req.reply(...))`)
-        }
-        // A listener that never replies holds nothing: the request ends with its signal (deadline, cancel).
-        const signal = ctx.signal
-        const reply = await untilAborted(
-          new Promise((resolve, reject) => {
-            this.events.emit('request', { message: deserializeValue(d.message), from: d.from, reply: resolve, fail: reject, signal })
-          }),
-          signal,
-        )
-        return serializeValue(reply)
-      }
+      case 'request':
+        return this.serveRequest(d, ctx)
       default:
         throw new ShardingError('UNKNOWN_OP', `unknown request kind ${JSON.stringify(kind)}; manager and instance run different versions?`)
     }
+  }
+
+  /** A request to the bot's 'request' listeners; answered when one replies, ended by the signal. */
+  private async serveRequest(d: Record<string, unknown>, ctx: CallContext): Promise<unknown> {
+    if (this.events.listenerCount('request') === 0) {
+      throw new ShardingError('NO_HANDLER', `instance ${this.context.instanceId} has no 'request' listener; add sharding.on('request', req => req.reply(...))`)
+    }
+    // A listener that never replies holds nothing: the request ends with its signal (deadline, cancel).
+    const signal = ctx.signal
+    const reply = await untilAborted(
+      new Promise((resolve, reject) => {
+        this.events.emit('request', { message: deserializeValue(d.message), from: d.from, reply: resolve, fail: reject, signal })
+      }),
+      signal,
+    )
+    return serializeValue(reply)
   }
 
   private safeStatus(): ShardStatus[] | undefined {
@@ -236,6 +243,10 @@ export class InstanceRuntime {
     }
     process.on('uncaughtException', handler)
   }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as PromiseLike<unknown>).then === 'function'
 }
 
 function memory(): { rss: number; heapUsed: number } {

@@ -67,9 +67,9 @@ describe.each(['processes', 'workers'])('%s mode: calls that used to hang or lie
     await expect(manager.request('never', { instance: 0, timeout: 200 })).rejects.toBeInstanceOf(TimeoutError)
     const code = await manager.broadcastEval((c) => c.request('anything', { timeout: 200 }).catch((e: Error & { code?: string }) => e.code), { instance: 0 })
     expect(code).toBe('TIMEOUT')
-    // inside the instance: only the eval asking is being served
+    // inside the instance nothing is left (the synchronous eval asking is answered without being registered)
     const served = await manager.broadcastEval(() => (globalThis as any)[Symbol.for('discordoo-sharding.runtime')].rpc.inFlight, { instance: 0 })
-    expect(served).toEqual({ calls: 0, serving: 1 })
+    expect(served).toEqual({ calls: 0, serving: 0 })
     expect((manager as any).backend.inFlight()).toBe(0)
   })
 
@@ -80,8 +80,9 @@ describe.each(['processes', 'workers'])('%s mode: calls that used to hang or lie
     const pending = manager.broadcastEval(() => new Promise(() => {}), { instance: 0, signal: abort.signal })
     abort.abort()
     await expect(pending).rejects.toMatchObject({ code: 'ABORTED' })
+    // the never-settling eval was cancelled: nothing is served any more
     const served = await manager.broadcastEval(() => (globalThis as any)[Symbol.for('discordoo-sharding.runtime')].rpc.inFlight, { instance: 0 })
-    expect(served).toEqual({ calls: 0, serving: 1 })
+    expect(served).toEqual({ calls: 0, serving: 0 })
     expect((manager as any).backend.inFlight()).toBe(0)
   })
 

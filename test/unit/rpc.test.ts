@@ -65,6 +65,21 @@ describe('RpcEndpoint', () => {
     expect(server.inFlight).toEqual({ calls: 0, serving: 0 })
   })
 
+  it('a handler that returns a value answers in the same task and registers nothing; a promise is tracked until it settles', async () => {
+    let release: (v: unknown) => void = () => {}
+    const { server, toClient } = pair((kind, d) => (kind === 'sync' ? { echo: d.x } : new Promise((r) => (release = r))))
+    server.handle({ v: 1, op: 'req', id: 1, k: 'sync', d: { x: 7 } })
+    expect(toClient).toEqual([{ v: 1, op: 'res', id: 1, d: { ok: true, value: { echo: 7 } } }])
+    expect(server.inFlight.serving).toBe(0)
+    server.handle({ v: 1, op: 'req', id: 2, k: 'async', d: {} })
+    expect(toClient).toHaveLength(1)
+    expect(server.inFlight.serving).toBe(1)
+    release('done')
+    await new Promise((r) => setImmediate(r))
+    expect(toClient[1]).toEqual({ v: 1, op: 'res', id: 2, d: { ok: true, value: 'done' } })
+    expect(server.inFlight.serving).toBe(0)
+  })
+
   it('carries the remaining time, and the serving side works to the same deadline', async () => {
     let seen = 0
     const { client, clock, toServer, flush } = pair(async (_k, _d, ctx) => {
