@@ -178,6 +178,7 @@ export async function runBenchCli(metaUrl, scenarios, measure, main) {
       process.exit(1)
     }
   }
-  const { results } = await main({ only: arg('only')?.split(','), verbose: flag('verbose') })
+  const rounds = arg('rounds') === null ? undefined : Number(arg('rounds'))
+  const { results } = await main({ only: arg('only')?.split(','), verbose: flag('verbose'), rounds })
   process.exit(results.some((r) => r.error) ? 1 : 0)
 }

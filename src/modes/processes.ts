@@ -44,11 +44,9 @@ export class ProcessDriver implements InstanceDriver {
       threadId: null,
       send: (msg) => {
         if (!child.connected) return false
-        child.send(msg as never, (err) => {
-          if (err) {
-            // The child is exiting; its 'exit' event drives the cleanup.
-          }
-        })
+        // No callback (it would cost a nextTick per message): a failed send is an 'error' event,
+        // which the listener above ignores for a live process; its 'exit' drives the cleanup.
+        child.send(msg as never)
         return true
       },
       kill: () => {
