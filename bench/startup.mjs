@@ -8,6 +8,8 @@
 //   node bench/startup.mjs --only ours-boot-processes,ours-unmodified-processes-16x4-1pi
 //   node bench/startup.mjs --verbose                   also show each scenario's output
 //   node bench/startup.mjs --scenario <name>           one scenario in this process (used by the runner)
+//   BENCH_TIMELINE=1 node bench/startup.mjs --only <name> --verbose
+//                                                      also print every spawn, identify grant and ready
 import { fileURLToPath } from 'node:url'
 import { ShardingManager } from '../dist/index.js'
 import { GatewaySimulator } from '../dist/simulator.js'
