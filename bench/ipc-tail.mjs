@@ -1,0 +1,82 @@
+// Where the slow broadcastEval calls come from: one manager (ours or discord.js's), 4 instances with one
+// discord.js shard each against the simulator, sequential calls after a long warm-up, with every
+// garbage collection of the manager and of each instance recorded (`gc` performance entries) so the
+// slowest calls can be matched against them. Run pairs back to back; a single run says little on a
+// shared VM.
+//
+//   npm run build && node bench/ipc-tail.mjs --mode processes --manager ours
+//   node bench/ipc-tail.mjs --mode workers --manager discord.js [--warmup 8000] [--calls 3000]
+import { PerformanceObserver } from 'node:perf_hooks'
+import { ShardingManager } from '../dist/index.js'
+import { GatewaySimulator } from '../dist/simulator.js'
+import { OPTED_IN_BOT, UNMODIFIED_BOT, arg, randomToken } from './lib.mjs'
+
+const mode = arg('mode', 'workers')
+const who = arg('manager', 'ours')
+const WARMUP = Number(arg('warmup', '8000'))
+const CALLS = Number(arg('calls', '3000'))
+if (!['processes', 'workers'].includes(mode) || !['ours', 'discord.js'].includes(who)) {
+  console.error('usage: node bench/ipc-tail.mjs --mode processes|workers --manager ours|discord.js [--warmup N] [--calls N]')
+  process.exit(2)
+}
+
+const token = randomToken()
+const sim = new GatewaySimulator({ token, guilds: 1000, maxConcurrency: 4 })
+const { restUrl } = await sim.start({ port: 0, host: '127.0.0.1' })
+let evalAll
+let stop
+if (who === 'ours') {
+  const manager = new ShardingManager({ file: OPTED_IN_BOT, mode, shards: 4, shardsPerInstance: 1, token, passToken: true, api: restUrl, env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: token }, respawn: false })
+  await manager.start()
+  evalAll = (fn, context) => manager.broadcastEval(fn, { context })
+  stop = () => manager.stop()
+} else {
+  const { ShardingManager: DjsShardingManager } = await import('discord.js')
+  process.env.DISCORD_API_BASE = restUrl
+  const manager = new DjsShardingManager(UNMODIFIED_BOT, { totalShards: 4, token, mode: mode === 'workers' ? 'worker' : 'process', respawn: false })
+  await manager.spawn({ delay: 0 })
+  evalAll = (fn, context) => manager.broadcastEval(fn, { context })
+  stop = async () => {
+    for (const shard of manager.shards.values()) shard.kill()
+  }
+}
+
+// Every thread records its collections on the same clock (timeOrigin + now).
+const gcs = []
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcs.push({ who: 'manager', start: performance.timeOrigin + e.startTime, ms: e.duration })
+}).observe({ entryTypes: ['gc'] })
+await evalAll(async () => {
+  const { PerformanceObserver } = await import('node:perf_hooks')
+  globalThis.__benchGcs = []
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) globalThis.__benchGcs.push({ start: performance.timeOrigin + e.startTime, ms: e.duration })
+  }).observe({ entryTypes: ['gc'] })
+  return true
+})
+
+const small = (i) => evalAll((c, ctx) => c.guilds.cache.size + ctx.i * 0, { i })
+for (let i = 0; i < WARMUP; i++) await small(i)
+const calls = []
+for (let i = 0; i < CALLS; i++) {
+  const t = performance.timeOrigin + performance.now()
+  await small(i)
+  calls.push({ t, ms: performance.timeOrigin + performance.now() - t })
+}
+const instanceGcs = await evalAll(() => globalThis.__benchGcs ?? [])
+instanceGcs.forEach((list, i) => list.forEach((g) => gcs.push({ who: `instance ${i}`, ...g })))
+await stop()
+await sim.stop()
+
+const sorted = calls.map((c) => c.ms).sort((a, b) => a - b)
+const q = (p) => sorted[Math.floor((p / 100) * (sorted.length - 1))].toFixed(3)
+console.log(`${who}, ${mode}: ${CALLS} calls after ${WARMUP}: p50 ${q(50)} ms, p90 ${q(90)} ms, p99 ${q(99)} ms, max ${sorted.at(-1).toFixed(2)} ms`)
+const during = gcs.filter((g) => g.start >= calls[0].t)
+for (const name of ['manager', 'instance']) {
+  const mine = during.filter((g) => g.who.startsWith(name))
+  console.log(`  collections during the run, ${name}${name === 'instance' ? 's' : ''}: ${mine.length}, ${(mine.reduce((a, g) => a + g.ms, 0) / Math.max(1, mine.length)).toFixed(2)} ms on average`)
+}
+const slowest = [...calls].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(CALLS / 50))
+const overlapping = slowest.filter((c) => during.some((g) => g.start < c.t + c.ms && g.start + g.ms > c.t)).length
+console.log(`  slowest 2 % (${slowest.length} calls): ${overlapping} overlap a collection in some thread, ${slowest.length - overlapping} none`)
+process.exit(0)
