@@ -302,7 +302,8 @@ function validId(id: unknown): id is number {
   return typeof id === 'number' && Number.isInteger(id) && id > 0 && id <= MAX_ID
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
+/** A promise, or anything `await` would wait for. */
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as PromiseLike<unknown>).then === 'function'
 }
 

@@ -12,7 +12,7 @@ import { envelope, isEnvelope, Ops } from '../ipc/envelope.js'
 import { deserializeValue, serializeValue, toWireError } from '../ipc/values.js'
 import { deadlineIn, NO_DEADLINE, type Deadline } from '../rpc/deadline.js'
 import { untilAborted } from '../rpc/abort.js'
-import { RpcEndpoint, type CallContext } from '../rpc/endpoint.js'
+import { RpcEndpoint, isThenable, type CallContext } from '../rpc/endpoint.js'
 import { openManagerChannel, type ManagerChannel } from './channel.js'
 import { readContext, type InstanceContext, type SessionInfo } from './context.js'
 import { readPath, runFunction, runScript } from './evaluate.js'
@@ -243,10 +243,6 @@ export class InstanceRuntime {
     }
     process.on('uncaughtException', handler)
   }
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === 'object' && v !== null && typeof (v as PromiseLike<unknown>).then === 'function'
 }
 
 function memory(): { rss: number; heapUsed: number } {
