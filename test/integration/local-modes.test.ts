@@ -60,6 +60,11 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     expect(err.remoteName).toBe('TypeError')
     expect(err.message).toContain('bad thing in shard')
     expect(err.stack).toContain('bad thing in shard')
+
+    // async results are awaited: a promise, a thenable, and a promise that rejects
+    expect(await manager.broadcastEval(async (_c, ctx: any) => ctx.n + 1, { context: { n: 1 }, shard: 0 })).toBe(2)
+    expect(await manager.broadcastEval(() => ({ then: (resolve: (v: string) => void) => resolve('thenable') }), { shard: 0 })).toBe('thenable')
+    await expect(manager.broadcastEval(async () => Promise.reject(new RangeError('later')), { shard: 1 })).rejects.toMatchObject({ remoteName: 'RangeError' })
   })
 
   it('settles every request: timeouts, partial results, concurrent identical evals, death', async () => {
