@@ -52,9 +52,8 @@ interface Waiter {
 interface KeyQueue {
   /** When the key may be granted again (null: never used). */
   freeAt: number | null
-  /** The shard granted last and whether its send was confirmed (a confirmation counts once). */
+  /** The shard granted last: only its report of a send can bring the key's next grant forward. */
   lastShard: number | null
-  confirmed: boolean
   waiters: Waiter[]
   timer: unknown
 }
@@ -69,6 +68,8 @@ export class IdentifyScheduler extends EventEmitter {
   private budget: IdentifyBudget | undefined
   private grants = 0
   private confirmedSends = 0
+  /** Granted shards whose send has not been reported yet (a report counts once per grant). */
+  private readonly awaitingSend = new Set<number>()
 
   constructor(options: IdentifySchedulerOptions) {
     super()
@@ -141,16 +142,17 @@ export class IdentifyScheduler extends EventEmitter {
   }
 
   /**
-   * The shard granted last on its key has sent its IDENTIFY (the runtime reports it right after the
-   * send): the key's next grant may come a window plus `sentMarginMs` from now, if that is sooner.
-   * Ignored for any shard but the key's last grant, and after the first confirmation.
+   * A granted shard has sent its IDENTIFY (the runtime reports it right after the send). If it is
+   * still the last grant of its key, the key's next grant may come a window plus `sentMarginMs` from
+   * now, if that is sooner. A report that comes after the key's next grant (a busy instance) changes
+   * nothing; one without a grant, or a second one, is ignored.
    */
   confirmSent(shardId: number): void {
+    if (!this.awaitingSend.delete(shardId)) return
+    this.confirmedSends++
     const key = this.keyOf(shardId)
     const queue = this.keys.get(key)
-    if (!queue || queue.lastShard !== shardId || queue.confirmed) return
-    queue.confirmed = true
-    this.confirmedSends++
+    if (!queue || queue.lastShard !== shardId) return
     const freeAt = this.clock.now() + this.windowMs + this.sentMarginMs
     if (queue.freeAt !== null && freeAt < queue.freeAt) {
       queue.freeAt = freeAt
@@ -201,7 +203,7 @@ export class IdentifyScheduler extends EventEmitter {
   private queue(key: number): KeyQueue {
     let q = this.keys.get(key)
     if (!q) {
-      q = { freeAt: null, lastShard: null, confirmed: false, waiters: [], timer: null }
+      q = { freeAt: null, lastShard: null, waiters: [], timer: null }
       this.keys.set(key, q)
     }
     return q
@@ -228,7 +230,7 @@ export class IdentifyScheduler extends EventEmitter {
     const waiter = queue.waiters.shift()!
     queue.freeAt = now + this.spacingMs
     queue.lastShard = waiter.shardId
-    queue.confirmed = false
+    this.awaitingSend.add(waiter.shardId)
     this.grants++
     if (this.budget) this.budget.remaining--
     const grant: IdentifyGrant = { shardId: waiter.shardId, key, at: now }

@@ -73,7 +73,7 @@ describe.each([
 ] as const)('%s mode, unmodified %s bot', (mode, kind) => {
   it('takes identify turns from the manager, starts every instance together, answers evals and status', async () => {
     const restUrl = await startSim(2)
-    // keys {0,1} and {0,1}: instance 0 probes alone; the adapter's report (before any identify) starts instance 1
+    // keys {0,1} and {0,1}: instance 0 probes alone; once it has asked for its first turn, instance 1 starts
     const manager = botManager(mode, BOTS[kind], restUrl, { shards: 4, perInstance: 2, concurrency: 2 })
     const { events, debug } = record(manager)
     await manager.start()
