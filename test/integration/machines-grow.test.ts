@@ -121,6 +121,19 @@ describe('MACHINES: a lost machine fails over to a spare', () => {
   })
 })
 
+/** Waits for `promise`, or fails naming what did not happen within `ms`. */
+async function step<T>(promise: Promise<T>, what: string, ms = 25_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([promise, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 describe('MACHINES with a discord.js bot against the gateway simulator', () => {
   it('re-shards across machines, then moves a lost machine to a spare: shards RESUME there, never two sessions of one shard', async () => {
     const { GatewaySimulator } = await import('../../dist/simulator.js')
@@ -148,22 +161,25 @@ describe('MACHINES with a discord.js bot against the gateway simulator', () => {
       options.machines.points.push({ host: '127.0.0.1', port: ps, spare: true, tls })
       options.machines.failover = { after: 500 }
       const parent = parentManager(options)
-      await parent.start()
+      // Each step says what it waited for if it does not happen (instead of the whole test timing out).
+      await step(parent.start(), 'parent.start()')
 
-      await parent.reshard({ totalShards: 6 })
+      await step(parent.reshard({ totalShards: 6 }), 'parent.reshard({ totalShards: 6 })')
       let stats = sim.stats() as any
       expect(stats.violations).toEqual([])
       // the children relayed every IDENTIFY their shards reported sent
-      expect(parent.status().identify).toMatchObject({ granted: 10, sendsConfirmed: 10 })
+      expect(parent.status().identify!.granted).toBe(10)
+      await expect.poll(() => parent.status().identify!.sendsConfirmed, { timeout: 5000 }).toBe(10)
       expect(stats.sessions.byTotal).toEqual({ 6: 6 })
       expect(Object.values(stats.sessions.maxByShard).every((n) => n === 1)).toBe(true)
       // shards 0-2 run on machine A now; wait until their sessions reached the parent's store
       await expect.poll(() => (parent as any).backend.authority.sessions.forShards([0, 1, 2], 6), { timeout: 10_000 }).toSatisfy((s: object) => Object.keys(s).length === 3)
 
       const failover = nextEvent<any>(parent, 'machineFailover')
+      const spareReady = nextEvent(parent, 'machineReady', (m) => m.machine === `127.0.0.1:${ps}`)
       proxyA.block()
-      expect((await failover).shards).toEqual([0, 1, 2])
-      await nextEvent(parent, 'machineReady', (m) => m.machine === `127.0.0.1:${ps}`)
+      expect((await step(failover, 'machineFailover after machine A was cut off')).shards).toEqual([0, 1, 2])
+      await step(spareReady, 'machineReady of the spare')
       stats = sim.stats() as any
       expect(stats.violations).toEqual([])
       for (const s of [0, 1, 2]) expect(stats.perShard[`${s}/6`].resumes).toBeGreaterThanOrEqual(1)
