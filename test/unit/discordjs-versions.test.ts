@@ -70,23 +70,27 @@ function restoreEnv(saved: Record<string, string | undefined>) {
  * Counts the IDENTIFY payloads a discord.js alias writes to its gateway sockets (through the `ws`
  * package its @discordjs/ws uses), so a test can tell whether one has left when the hooks say so.
  */
+type WsProto = { send(data: unknown, ...rest: unknown[]): unknown }
+/** IDENTIFY frames written so far, per `ws` copy (aliases may share one); its send is wrapped once. */
+const identifiesWritten = new Map<WsProto, { n: number }>()
+
 function identifyWrites(name: string): { count(): number } {
   const fromDjs = createRequire(require.resolve(name))
   const fromWs = createRequire(fromDjs.resolve('@discordjs/ws'))
-  const proto = (fromWs('ws') as { WebSocket: { prototype: { send(data: unknown, ...rest: unknown[]): unknown } } }).WebSocket.prototype
-  let count = 0
-  const send = proto.send
-  if (!(send as { __counted?: boolean }).__counted) {
-    const counted = function (this: unknown, data: unknown, ...rest: unknown[]) {
-      if (typeof data === 'string' && /"op":2[,}]/.test(data)) (proto as unknown as { __identifies: number }).__identifies++
+  const proto = (fromWs('ws') as { WebSocket: { prototype: WsProto } }).WebSocket.prototype
+  let written = identifiesWritten.get(proto)
+  if (!written) {
+    const counter = { n: 0 }
+    written = counter
+    identifiesWritten.set(proto, counter)
+    const send = proto.send
+    proto.send = function (this: unknown, data: unknown, ...rest: unknown[]) {
+      if (typeof data === 'string' && /"op":2[,}]/.test(data)) counter.n++
       return send.call(this, data, ...rest)
     }
-    ;(counted as { __counted?: boolean }).__counted = true
-    ;(proto as unknown as { __identifies: number }).__identifies = 0
-    proto.send = counted
   }
-  count = (proto as unknown as { __identifies: number }).__identifies
-  return { count: () => (proto as unknown as { __identifies: number }).__identifies - count }
+  const before = written.n
+  return { count: () => written.n - before }
 }
 
 function fakePort(shards: number[], sessions: Record<number, SessionInfo> = {}, writes?: { count(): number }) {
