@@ -64,7 +64,10 @@ export class Authority implements RootServices {
       sentMarginMs: opts.identify.sentMarginMs,
       budget: budget ? { total: budget.total, remaining: budget.remaining, resetAt: systemClock.now() + budget.resetAfter } : undefined,
     })
-    this.gate = new StartGate(opts.identify.strategy, this.scheduler.spacingMs, undefined, { keyOf: (shard) => this.scheduler.keyOf(shard) })
+    this.gate = new StartGate(opts.identify.strategy, this.scheduler.spacingMs, undefined, {
+      keyOf: (shard) => this.scheduler.keyOf(shard),
+      quietMs: this.scheduler.marginMs - this.scheduler.sentMarginMs,
+    })
     this.gate.on('mode', (mode) => emit('debug', `start gate: ${GATE_MODE_DEBUG[mode as string] ?? mode}`))
     // { shardId, key, at }: `at` on the authority's monotonic clock, so gaps between grants are exact.
     this.scheduler.on('grant', (grant) => emit('identifyGrant', grant))

@@ -45,6 +45,12 @@ export interface StartSlot {
 export interface StartGateOptions {
   /** A shard's identify key (`shard % max_concurrency`); by default every shard shares one key. */
   keyOf?: (shard: number) => number
+  /**
+   * Coordinated mode: how long the next round waits after the last probe asked (default 0). The
+   * authority passes `marginMs - sentMarginMs`: that long, the last probe's send report can still bring
+   * its key's next turn forward, and forking the next round blocks the loop that would take the report.
+   */
+  quietMs?: number
 }
 
 /** The identify keys an instance uses; ALL when its shards are unknown (or in sequential mode). */
@@ -85,6 +91,9 @@ export class StartGate extends EventEmitter {
   private readonly probesAsking = new Map<string, ReadonlySet<number>>()
   /** Coordinated mode: when later rounds stop waiting for slow probes. */
   private probesDeadline = 0
+  /** Coordinated mode: when later rounds start (the deadline, or quietMs after the last probe asked). */
+  private probesReleaseAt = 0
+  private readonly quietMs: number
   private readonly clock: Clock
   private readonly keyOf: (shard: number) => number
 
@@ -94,6 +103,7 @@ export class StartGate extends EventEmitter {
     this.state = strategy === 'auto' ? 'probing' : strategy
     this.clock = clock
     this.keyOf = options.keyOf ?? (() => 0)
+    this.quietMs = Math.max(0, options.quietMs ?? 0)
   }
 
   get mode(): GateMode {
@@ -137,7 +147,8 @@ export class StartGate extends EventEmitter {
    * plus half a window (spawns land between rounds of turns).
    * Later rounds also wait until every probe instance asked for its first turn (`shards`: the ones
    * asking now; none when a runtime only announced that it will ask), or finished starting, or took
-   * as long again as the first one to ask.
+   * as long again as the first one to ask; then `quietMs` more, so that forking them does not hold up
+   * the last probe's send report.
    */
   noteCoordinatedIdentify(shards: readonly number[] = []): void {
     if (this.state === 'coordinated') return this.probeAsked(shards)
@@ -161,6 +172,7 @@ export class StartGate extends EventEmitter {
     this.held.clear()
     // The others of the wave should ask about as soon; one that takes far longer holds nobody back.
     this.probesDeadline = now + probeBoot
+    this.probesReleaseAt = this.probesDeadline
     const lead = Math.max(this.settleMs, 2 * probeBoot) + this.settleMs / 2
     for (const w of this.waiters) {
       const round = w.shards ? Math.min(...w.shards.map(count)) : 0
@@ -176,7 +188,9 @@ export class StartGate extends EventEmitter {
     if (this.probesAsking.size === 0) return
     if (holder !== undefined) this.probesAsking.delete(holder)
     for (const [h, own] of this.probesAsking) if (shards.some((s) => own.has(s))) this.probesAsking.delete(h)
-    if (this.probesAsking.size === 0) this.pump()
+    if (this.probesAsking.size > 0) return
+    this.probesReleaseAt = Math.min(this.probesDeadline, this.clock.now() + this.quietMs)
+    this.pump()
   }
 
   /**
@@ -261,8 +275,7 @@ export class StartGate extends EventEmitter {
 
   /** Coordinated: every waiter starts at its time (no keys to wait for). */
   private pumpCoordinated(now: number): void {
-    const probesDone = this.probesAsking.size === 0 || now >= this.probesDeadline
-    const startsAt = (w: Waiter) => Math.max(w.notBefore ?? 0, w.afterProbes && !probesDone ? this.probesDeadline : 0)
+    const startsAt = (w: Waiter) => Math.max(w.notBefore ?? 0, w.afterProbes ? this.probesReleaseAt : 0)
     for (const w of this.waiters.filter((x) => startsAt(x) <= now)) {
       this.waiters.splice(this.waiters.indexOf(w), 1)
       this.grant(w, false)

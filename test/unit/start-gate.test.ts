@@ -177,6 +177,34 @@ describe('StartGate waves (key-aware)', () => {
     expect(gate.holders).toEqual([])
   })
 
+  it('auto, coordinated: with quietMs the next round starts that long after the last probe asked, not at once', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('auto', WINDOW, clock, { keyOf, quietMs: 150 })
+    const { granted, acquire } = track(gate, clock)
+    for (let i = 0; i < 8; i++) acquire(`i${i}`, [i])
+    await clock.advance(1000)
+    for (let i = 0; i < 3; i++) gate.noteCoordinatedIdentify([i])
+    await clock.advance(200)
+    gate.noteCoordinatedIdentify([3]) // the last probe asks at 1200: its send report comes right after
+    await clock.advance(149)
+    expect(Object.keys(granted)).toHaveLength(4)
+    await clock.advance(1)
+    expect([4, 5, 6, 7].map((i) => granted[`i${i}`])).toEqual([1350, 1350, 1350, 1350])
+  })
+
+  it('auto, coordinated: quietMs never holds the next round past the probes\' deadline', async () => {
+    const clock = new FakeClock()
+    const gate = new StartGate('auto', WINDOW, clock, { keyOf, quietMs: 500 })
+    const { granted, acquire } = track(gate, clock)
+    for (let i = 0; i < 8; i++) acquire(`i${i}`, [i])
+    await clock.advance(1000)
+    gate.noteCoordinatedIdentify([0]) // deadline: 2000 (as long again as the first took)
+    await clock.advance(800)
+    for (let i = 1; i < 4; i++) gate.noteCoordinatedIdentify([i]) // all asked at 1800; 1800 + 500 > 2000
+    await clock.advance(30_000)
+    expect([4, 5, 6, 7].map((i) => granted[`i${i}`])).toEqual([2000, 2000, 2000, 2000])
+  })
+
   it('auto, coordinated: each waiting instance starts a window and a half before its shards\' first turn', async () => {
     const clock = new FakeClock()
     const gate = new StartGate('auto', WINDOW, clock, { keyOf })
