@@ -148,8 +148,9 @@ export class ShardingClient extends EventEmitter {
 
   /**
    * Tells the manager that `shardId`'s IDENTIFY has been sent, right after sending it. Optional: the
-   * next turn of the shard's key may then come a window plus `identify.sentMarginMs` after this call
-   * instead of a window plus `identify.marginMs` after the grant. attach() does it for discord.js.
+   * next turn of the shard's key then comes a window plus `identify.sentMarginMs` after this call
+   * instead of a window plus `identify.marginMs` after the grant (sooner, or later after a late send).
+   * attach() does it for discord.js.
    */
   identifySent(shardId: number): void {
     if (this.shards.includes(shardId)) this.runtime.post(Ops.IDENTIFY_SENT, { shardId })

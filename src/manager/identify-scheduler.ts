@@ -8,9 +8,10 @@
  * A grant says when a shard may send, not when it did: an instance whose event loop is busy sends
  * later. So the next grant of a key normally waits `windowMs + marginMs` from the grant. When the
  * shard's runtime confirms that its IDENTIFY has left (`confirmSent`, after the send, so the
- * confirmation can only be later than the send), the next grant may come `windowMs + sentMarginMs`
- * after the confirmation instead, if that is sooner: the spacing then holds between the real sends,
- * and the margin only has to absorb the network's jitter.
+ * confirmation can only be later than the send), the next grant comes `windowMs + sentMarginMs`
+ * after the confirmation instead, sooner or later than that: the spacing then holds between the
+ * real sends (a send that left late moves the next turn too), and the margin only has to absorb the
+ * network's jitter.
  */
 import { EventEmitter } from 'node:events'
 import { AbortedError } from '../errors.js'
@@ -143,8 +144,9 @@ export class IdentifyScheduler extends EventEmitter {
 
   /**
    * A granted shard has sent its IDENTIFY (the runtime reports it right after the send). If it is
-   * still the last grant of its key, the key's next grant may come a window plus `sentMarginMs` from
-   * now, if that is sooner. A report that comes after the key's next grant (a busy instance) changes
+   * still the last grant of its key, the key's next grant comes a window plus `sentMarginMs` from now:
+   * sooner than the grant's own spacing when the report came promptly, later when the send (or the
+   * report) was late. A report that comes after the key's next grant (a very busy instance) changes
    * nothing; one without a grant, or a second one, is ignored.
    */
   confirmSent(shardId: number): void {
@@ -154,7 +156,7 @@ export class IdentifyScheduler extends EventEmitter {
     const queue = this.keys.get(key)
     if (!queue || queue.lastShard !== shardId) return
     const freeAt = this.clock.now() + this.windowMs + this.sentMarginMs
-    if (queue.freeAt !== null && freeAt < queue.freeAt) {
+    if (queue.freeAt !== null && freeAt !== queue.freeAt) {
       queue.freeAt = freeAt
       if (queue.waiters.length > 0) this.pump(key)
     }
