@@ -23,5 +23,5 @@ export interface AttachOptions {
 }
 
 export function attachDiscordJs(sharding: DiscordJsPort, runtime: InstanceRuntime, client: unknown, options: AttachOptions): void {
-  hookDiscordJs(sharding, runtime.hooks, client, { identify: options.identify, sessions: options.sessions, resume: options.resume })
+  hookDiscordJs(sharding, runtime.hooks, client, { identify: options.identify, sessions: options.sessions, resume: options.resume, gateway: runtime.context.gateway })
 }

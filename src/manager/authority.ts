@@ -3,7 +3,7 @@
  * store. Exactly one exists per bot (on the single-machine manager or on the MACHINES parent);
  * everything that wants to identify or start asks it, on this machine or over a link.
  */
-import type { SessionInfo } from '../runtime/context.js'
+import type { GatewayHandOver, SessionInfo } from '../runtime/context.js'
 import { fetchGatewayBot, type GatewayBotInfo } from './gateway-info.js'
 import { IdentifyScheduler } from './identify-scheduler.js'
 import type { ResolvedOptions } from './options.js'
@@ -48,6 +48,8 @@ export class Authority implements RootServices {
 
   readonly totalShards: number
   private refreshTimer: NodeJS.Timeout | null = null
+  /** The last /gateway/bot answer (null when the manager did not need to ask). */
+  private gateway: GatewayBotInfo | null
 
   constructor(
     private readonly opts: ResolvedOptions,
@@ -55,6 +57,7 @@ export class Authority implements RootServices {
     private readonly emit: (name: string, ...a: unknown[]) => void,
   ) {
     this.totalShards = layout.totalShards
+    this.gateway = layout.gateway
     const limit = layout.gateway?.session_start_limit
     const budget = opts.identify.budget ?? (limit ? { total: limit.total, remaining: limit.remaining, resetAfter: limit.reset_after } : null)
     this.scheduler = new IdentifyScheduler({
@@ -88,10 +91,25 @@ export class Authority implements RootServices {
     return b ? { total: b.total, remaining: b.remaining, resetAt: Math.round(Date.now() + (b.resetAt - systemClock.now())) } : null
   }
 
+  /**
+   * /gateway/bot as last fetched, with the budget as the authority counts it now, for a new
+   * instance's discord.js client (InstanceContext.gateway); null when the manager never asked.
+   */
+  gatewayHandOver(): GatewayHandOver | null {
+    const info = this.gateway
+    if (!info) return null
+    const budget = this.scheduler.budgetNow()
+    const limit = budget
+      ? { ...info.session_start_limit, total: budget.total, remaining: budget.remaining, reset_after: Math.max(0, Math.round(budget.resetAt - systemClock.now())) }
+      : { ...info.session_start_limit }
+    return { api: this.opts.api, at: Date.now(), data: { url: info.url, shards: info.shards, session_start_limit: limit } }
+  }
+
   /** Re-reads session_start_limit from /gateway/bot (with a token); the scheduler then paces by it. */
   async refreshBudget(): Promise<void> {
     if (!this.opts.token || this.opts.identify.budget) return
     const info = await fetchGatewayBot(this.opts.api, this.opts.token)
+    this.gateway = info
     const l = info.session_start_limit
     this.scheduler.setBudget({ total: l.total, remaining: l.remaining, resetAt: systemClock.now() + l.reset_after })
     this.emit('debug', `identify budget refreshed: ${l.remaining} of ${l.total} left, reset in ${l.reset_after} ms`)

@@ -5,7 +5,7 @@
  * (MACHINES) forwards root services and cross-machine traffic to its parent. Instances never know
  * which.
  */
-import type { SessionInfo } from '../runtime/context.js'
+import type { GatewayHandOver, SessionInfo } from '../runtime/context.js'
 import type { CallContext } from '../rpc/endpoint.js'
 import type { Origin } from './bot-requests.js'
 import type { StartSlot } from './start-gate.js'
@@ -27,6 +27,8 @@ export interface RootServices {
   /** Sessions of these shards opened with `totalShards` (what a respawned instance may RESUME). */
   sessionsFor(shards: number[], totalShards: number): Record<number, SessionInfo>
   updateSession(shardId: number, totalShards: number, session: SessionInfo | null): void
+  /** /gateway/bot for a new instance's discord.js client, when this tier knows it (the root manager does). */
+  gatewayHandOver?(): GatewayHandOver | null
 }
 
 /** The manager tier as a bot sees it. */

@@ -254,6 +254,7 @@ export class Instance {
         sessions: this.host.root.sessionsFor(this.shards, this.host.totalShards),
         active: this.host.active,
         adaptDiscordJs: this.settings.adaptDiscordJs ?? true,
+        gateway: this.host.root.gatewayHandOver?.() ?? undefined,
       }),
     }
     this.lastCrash = null

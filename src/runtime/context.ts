@@ -16,6 +16,18 @@ export interface SessionInfo {
   identity?: { user: unknown; application: unknown }
 }
 
+/**
+ * The manager's answer to /gateway/bot, handed to the instance so that its discord.js client does not
+ * ask Discord again on login (one request and one round trip less per instance).
+ */
+export interface GatewayHandOver {
+  /** The REST base the manager asked; a client whose REST base differs asks for itself. */
+  api: string
+  /** When the manager wrote it (epoch ms); `reset_after` counts from here. */
+  at: number
+  data: { url: string; shards: number; session_start_limit: { total: number; remaining: number; reset_after: number; max_concurrency: number } }
+}
+
 export interface InstanceContext {
   v: number
   instanceId: number
@@ -31,6 +43,8 @@ export interface InstanceContext {
   active?: boolean
   /** Adapt an unmodified discord.js bot from the preloaded runtime (manager option `adaptDiscordJs`). Absent: true. */
   adaptDiscordJs?: boolean
+  /** /gateway/bot as the manager knows it (absent when the manager did not ask, e.g. without a token). */
+  gateway?: GatewayHandOver
 }
 
 export function contextToEnv(ctx: InstanceContext): Record<string, string> {

@@ -107,7 +107,7 @@ class Adapter {
     const ownThrottler = options.ws.buildIdentifyThrottler !== undefined
     this.client = client
     const hasShardingClient = this.runtime.hooks.target !== undefined
-    hookDiscordJs(runtimePort(this.runtime), this.runtime.hooks, client, { resume: this.resume, onProblem: this.debug })
+    hookDiscordJs(runtimePort(this.runtime), this.runtime.hooks, client, { resume: this.resume, onProblem: this.debug, gateway: ctx.gateway })
     this.runtime.hooks.target = client
     // raw: the bot has no ShardingClient, so manager.send() reaches it as discord.js's manager would.
     // identify: its identifies will wait for the manager's turns, so every instance may start now.

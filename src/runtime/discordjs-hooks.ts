@@ -2,6 +2,7 @@
  * What connects a discord.js v14 Client to the manager, shared by `sharding.attach(client)` (bots
  * that opt in) and the runtime's adapter (unmodified bots). Before login it makes the client:
  * - take identify turns from the manager's identify authority (ws.buildIdentifyThrottler),
+ * - take /gateway/bot from the manager's answer instead of asking Discord again (client.rest.get, once),
  * - report its sessions to the manager and, when asked to, RESUME the ones a previous instance left
  *   (the @discordjs/ws retrieveSessionInfo / updateSessionInfo hooks),
  * - report shard ready / resume / reconnect / disconnect by shard id, and stop for good on fatal closes,
@@ -10,7 +11,7 @@
  * touches are listed and checked in discordjs-internals.ts.
  */
 import { FATAL_CLOSE_CODES } from '../constants.js'
-import type { SessionInfo } from './context.js'
+import type { GatewayHandOver, SessionInfo } from './context.js'
 import type { RuntimeHooks, ShardStatus } from './instance-runtime.js'
 import { CLIENT_EVENTS, STATUS_NAMES, resumeProblems, wsManagerProblems } from './discordjs-internals.js'
 
@@ -23,6 +24,8 @@ export interface DiscordJsHookOptions {
   resume?: boolean
   /** Told about internals found missing after login started (the hook they serve is skipped). */
   onProblem?: (message: string) => void
+  /** The manager's /gateway/bot answer, used for the client's first ask of it (InstanceContext.gateway). */
+  gateway?: GatewayHandOver
 }
 
 /** The manager-facing side the hooks report to: ShardingClient, or the runtime's adapter port. */
@@ -43,8 +46,14 @@ interface WsOptions {
   updateSessionInfo(shardId: number, info: SessionInfo | null): unknown
 }
 
+interface RestLike {
+  get(route: string, ...more: unknown[]): Promise<unknown>
+  options?: { api?: unknown }
+}
+
 interface DiscordJsClientLike {
   options: { ws?: Record<string, unknown> }
+  rest?: RestLike
   ws: { connect(): Promise<void>; _ws?: { options: WsOptions } | null; shards: Map<number, { ping: number; status: number }> }
   guilds?: { cache: { values(): Iterable<{ shardId: number }> } }
   on(event: string, fn: (...args: any[]) => void): unknown
@@ -72,6 +81,7 @@ export function hookDiscordJs(port: DiscordJsPort, hooks: RuntimeHooks, client: 
     ws.buildIdentifyThrottler ??= () => confirmingThrottler(port)
   }
   if (options.sessions !== false) hookSessions(client, port, options)
+  if (options.gateway) handOverGateway(client, options.gateway)
   client.on(CLIENT_EVENTS.ShardReady, (id: number) => port.reportShard(id, 'ready'))
   client.on(CLIENT_EVENTS.ShardResume, (id: number) => port.reportShard(id, 'resumed'))
   client.on(CLIENT_EVENTS.ShardReconnecting, (id: number) => port.reportShard(id, 'reconnecting'))
@@ -98,6 +108,37 @@ function confirmingThrottler(port: DiscordJsPort): { waitForIdentify(shardId: nu
       setImmediate(() => port.identifySent(shardId))
     },
   }
+}
+
+/** Routes.gatewayBot(), what @discordjs/ws asks `rest.get` for on connect. */
+const GATEWAY_BOT_ROUTE = '/gateway/bot'
+/** Past this age (the client logged in long after its spawn) the client asks Discord itself. */
+export const GATEWAY_HANDOVER_MAX_AGE_MS = 60_000
+
+/**
+ * On connect @discordjs/ws asks `client.rest.get('/gateway/bot')` for the gateway URL and the session
+ * budget, which the manager asked a moment ago. The first such ask is answered from the manager's
+ * answer (budget as the identify authority counts it, `reset_after` counted on from then); after that
+ * `rest.get` is the client's own again. A client whose REST base is not the manager's asks for itself.
+ */
+function handOverGateway(client: DiscordJsClientLike, handOver: GatewayHandOver): void {
+  const rest = client.rest
+  if (!rest || typeof rest.get !== 'function' || trimSlashes(rest.options?.api) !== trimSlashes(handOver.api)) return
+  const hadOwn = Object.prototype.hasOwnProperty.call(rest, 'get')
+  const get = rest.get
+  rest.get = function getWithHandOver(this: unknown, route: string, ...more: unknown[]) {
+    if (route !== GATEWAY_BOT_ROUTE) return get.call(this, route, ...more)
+    if (hadOwn) rest.get = get
+    else delete (rest as Partial<RestLike>).get
+    const age = Date.now() - handOver.at
+    if (!(age >= 0 && age <= GATEWAY_HANDOVER_MAX_AGE_MS)) return get.call(this, route, ...more)
+    const limit = handOver.data.session_start_limit
+    return Promise.resolve({ ...handOver.data, session_start_limit: { ...limit, reset_after: Math.max(0, limit.reset_after - age) } })
+  }
+}
+
+function trimSlashes(api: unknown): string | null {
+  return typeof api === 'string' ? api.replace(/\/+$/, '') : null
 }
 
 /**

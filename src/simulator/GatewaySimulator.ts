@@ -28,7 +28,7 @@ import {
 } from './options.js'
 import { guildCreateData } from './payloads.js'
 import { GatewayCloseCode, GUILDS_INTENT } from './protocol.js'
-import { handleRest } from './rest.js'
+import { handleRest, restRoute } from './rest.js'
 import { SimulatorServer } from './server.js'
 import { GatewaySessions } from './sessions.js'
 import { ShardOccupancy } from './shard-occupancy.js'
@@ -397,6 +397,8 @@ export class GatewaySimulator extends EventEmitter<SimulatorEventMap> implements
     }
     if (path === '/api' || path.startsWith('/api/')) {
       const o = this.opts
+      const route = restRoute(path)
+      if (route) this.counters.countRest(route.route)
       return handleRest(req, res, path, {
         tokens: o.tokens,
         gatewayUrl: this.urls().gatewayUrl,

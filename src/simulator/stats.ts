@@ -50,6 +50,8 @@ export interface SimulatorStats {
   identifyCount: number
   /** Successful RESUMEs (RESUMED sent). */
   resumes: number
+  /** REST requests answered, per route after the API version (`{ '/gateway/bot': 3 }`). */
+  rest: Record<string, number>
   /** Of `resumes`, those that connected on the `resume_gateway_url` path (`/resume`). */
   resumesViaResumeUrl: number
   /** Identifies, violations, budget refusals and resumes per `"id/total"`. */
@@ -103,9 +105,14 @@ export class StatsCounters {
   invalidSessions = 0
   budgetExhausted = 0
   closes: Record<string, number> = {}
+  rest: Record<string, number> = {}
   perShard: Record<string, ShardCounters> = {}
   /** `IdentifyRules.resets` when the stats were last reset. */
   budgetResetsBase = 0
+
+  countRest(route: string): void {
+    this.rest[route] = (this.rest[route] ?? 0) + 1
+  }
 
   countClose(code: number): void {
     this.closes[code] = (this.closes[code] ?? 0) + 1
@@ -128,6 +135,7 @@ export class StatsCounters {
     this.invalidSessions = 0
     this.budgetExhausted = 0
     this.closes = {}
+    this.rest = {}
     this.perShard = {}
     this.budgetResetsBase = budgetResets
   }
@@ -179,6 +187,7 @@ export function buildStats(src: StatsSources): SimulatorStats {
     violations: rules.violations.map((v) => ({ ...v })),
     identifyCount: rules.identifies.filter((r) => r.outcome === 'accepted').length,
     resumes: c.resumes,
+    rest: { ...c.rest },
     resumesViaResumeUrl: c.resumesViaResumeUrl,
     perShard,
     sessions: {

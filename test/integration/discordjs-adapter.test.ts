@@ -37,6 +37,9 @@ function botManager(mode: string, file: string, restUrl: string, options: { shar
     shardsPerInstance: options.perInstance,
     identify: { windowMs: WINDOW, marginMs: MARGIN, maxConcurrency: options.concurrency },
     env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: 'sim-token', ...options.env },
+    // with a token the manager asks /gateway/bot (for the session budget) and hands the answer to the instances
+    token: 'sim-token',
+    api: restUrl,
     // frequent heartbeats, so status() has every shard's ping soon
     timeouts: { kill: 2000, heartbeatInterval: 200 },
     ...(options.adaptDiscordJs === undefined ? {} : { adaptDiscordJs: options.adaptDiscordJs }),
@@ -85,6 +88,8 @@ describe.each([
     expect(stats.sessions.duplicates).toEqual([])
     // every IDENTIFY was reported sent (before its shard's ready, on the same channel)
     expect(manager.status().identify).toMatchObject({ strategy: 'coordinated', granted: 4, sendsConfirmed: 4 })
+    // the manager asked /gateway/bot; the instances' clients used its answer instead of asking again
+    expect(stats.rest['/gateway/bot']).toBe(1)
     expect(events.slice(0, 2)).toEqual(['spawn 0', 'spawn 1'])
     expect(debug.filter((d) => /adapted the discord\.js 14\.\d+\.\d+ client: identify turns from the manager/.test(d))).toHaveLength(2)
 

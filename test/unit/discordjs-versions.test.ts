@@ -7,7 +7,7 @@ import { createRequire } from 'node:module'
 import { readFileSync } from 'node:fs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { GatewaySimulator } from '../../src/simulator/index.js'
-import type { SessionInfo } from '../../src/runtime/context.js'
+import type { GatewayHandOver, SessionInfo } from '../../src/runtime/context.js'
 import { hookDiscordJs, type DiscordJsPort } from '../../src/runtime/discordjs-hooks.js'
 import type { RuntimeHooks, ShardStatus } from '../../src/runtime/instance-runtime.js'
 import {
@@ -145,21 +145,29 @@ describe.each(NAMES)('%s', (name) => {
     }
   })
 
-  it('hooked client: identify turns, shard and session reports, status, and a handed-over session RESUMEs to a ready client', async () => {
+  it('hooked client: identify turns, shard and session reports, status, the manager\'s /gateway/bot, and a handed-over session RESUMEs to a ready client', async () => {
     const sim = new GatewaySimulator({ guilds: 4, maxConcurrency: 1, windowMs: 50 })
     const { restUrl } = await sim.start()
+    const gatewayBotAsks = () => sim.stats().rest['/gateway/bot'] ?? 0
     try {
+      // what the manager asked at its start, handed to the instance
+      const info = await (await fetch(`${restUrl}/v10/gateway/bot`, { headers: { Authorization: 'Bot sim-token' } })).json()
+      const gateway: GatewayHandOver = { api: restUrl, at: Date.now(), data: info as GatewayHandOver['data'] }
       const first = fakePort([0], {}, identifyWrites(name))
       const a = new djs.Client({ intents: [djs.GatewayIntentBits.Guilds], shards: [0], shardCount: 1, rest: { api: restUrl } })
       clients.push(a)
       const hooks: RuntimeHooks = {}
-      expect(hookDiscordJs(first.port, hooks, a)).toBe(true)
+      expect(hookDiscordJs(first.port, hooks, a, { gateway })).toBe(true)
       expect(hookDiscordJs(first.port, hooks, a), 'a client is hooked once').toBe(false)
       const aReady = nextEvent(a, 'shardReady')
       const connecting = a.login('sim-token')
       expect(wsManagerProblems(a.ws._ws), `discord.js ${version}: the @discordjs/ws manager after connect()`).toEqual([])
       await connecting
       await aReady
+      expect(gatewayBotAsks(), `discord.js ${version} logged in with the manager's /gateway/bot`).toBe(1)
+      expect(Object.prototype.hasOwnProperty.call(a.rest, 'get'), 'rest.get is the client\'s own again').toBe(false)
+      await a.rest.get('/gateway/bot') // only the first ask is answered from the hand-over
+      expect(gatewayBotAsks()).toBe(2)
       expect(first.log.identifies, `discord.js ${version} asked the identify throttler`).toEqual([0])
       // the manager may space the next turn from this report only if the IDENTIFY had left by then
       expect(first.log.sent, `discord.js ${version} sends IDENTIFY in the task its identify turn resolves in`).toEqual(['0 after 1 IDENTIFY written'])
@@ -180,6 +188,7 @@ describe.each(NAMES)('%s', (name) => {
       const bReady = nextEvent(b, 'shardReady')
       await b.login('sim-token')
       await bReady
+      expect(gatewayBotAsks(), 'a client without a hand-over asks for itself').toBe(3)
       expect(second.log.identifies, `discord.js ${version} resumed without an identify turn`).toEqual([])
       expect(second.log.states).toEqual(expect.arrayContaining(['0 resumed', '0 ready']))
       expect(b.isReady()).toBe(true)
