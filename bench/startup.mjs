@@ -126,6 +126,8 @@ async function measure(s) {
       violationDetail: stats.violations.slice(0, 5),
       duplicates: stats.sessions.duplicates.length,
       liveSessions: Object.keys(stats.sessions.byShard).length,
+      // REST /gateway/bot requests the simulator answered (the manager's and every instance's own)
+      gatewayBotAsks: stats.rest['/gateway/bot'] ?? 0,
       // first and last accepted IDENTIFY relative to the first one
       identifySpanMs: accepted.length ? accepted.at(-1).at - accepted[0].at : null,
       ...extra,
@@ -170,12 +172,13 @@ function report(results) {
       boot !== undefined && r.floorMs > 0 ? ratio(r.readyMs, r.floorMs + boot) : '—',
       `${r.violations}`,
       `${r.duplicates}`,
+      `${r.gatewayBotAsks ?? '?'}`,
       r.load,
       r.manager === 'ours' ? `${r.role === 'boot' ? 'shard 0 alone' : `${r.perInstance}/instance`}, ${r.strategy}` : `1/process, delay ${r.delayMs} ms`,
     ]
   })
   console.log(
-    table(['scenario', 'bot', 'mode', 'N', 'C', 'start → all ready', 'floor', 'ready / floor', 'ready / (floor + boot)', 'violations', 'dup. sessions', 'load', 'layout'], rows),
+    table(['scenario', 'bot', 'mode', 'N', 'C', 'start → all ready', 'floor', 'ready / floor', 'ready / (floor + boot)', 'violations', 'dup. sessions', '/gateway/bot asks', 'load', 'layout'], rows),
   )
 
   const resumes = results.filter((r) => r.resume)
