@@ -304,7 +304,7 @@ export class ParentBackend implements Backend {
         authority.noteIdentifies('uncoordinated', msg.d.shards.filter((s) => machine.owns(s)))
         return
       case 'identifySent':
-        if (machine.owns(msg.d.shardId)) authority.identifySent(msg.d.shardId)
+        if (machine.owns(msg.d.shardId)) authority.identifySent(msg.d.shardId, msg.d.lateMs)
         return
       case 'assigned':
         if ('refused' in msg.d) {

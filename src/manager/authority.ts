@@ -119,8 +119,8 @@ export class Authority implements RootServices {
     return this.scheduler.acquire(shardId, { signal }).then(() => this.gate.noteIdentify(shardId))
   }
 
-  identifySent(shardId: number): void {
-    this.scheduler.confirmSent(shardId)
+  identifySent(shardId: number, lateMs?: number): void {
+    this.scheduler.confirmSent(shardId, lateMs)
   }
 
   acquireStart(holder: string, shards: number[], signal: AbortSignal): Promise<StartSlot> {
