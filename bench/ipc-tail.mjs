@@ -1,11 +1,14 @@
 // Where the slow broadcastEval calls come from: one manager (ours or discord.js's), 4 instances with one
 // discord.js shard each against the simulator, sequential calls after a long warm-up, with every
 // garbage collection of the manager and of each instance recorded (`gc` performance entries) so the
-// slowest calls can be matched against them. Run pairs back to back; a single run says little on a
-// shared VM.
+// slowest calls can be matched against them, and the CPU each call costs (Linux: /proc), split into the
+// manager's main thread, its other threads (worker instances, V8 and libuv helpers) and the instance
+// processes. Run pairs back to back; a single run says little on a shared VM.
 //
 //   npm run build && node bench/ipc-tail.mjs --mode processes --manager ours
 //   node bench/ipc-tail.mjs --mode workers --manager discord.js [--warmup 8000] [--calls 3000]
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { ShardingManager } from '../dist/index.js'
 import { GatewaySimulator } from '../dist/simulator.js'
@@ -55,14 +58,39 @@ await evalAll(async () => {
   return true
 })
 
+/** CPU ms so far per thread of this process and of its child processes ('pid/tid' → ms); {} without /proc. */
+function cpuByThread() {
+  if (!existsSync('/proc/self/task')) return {}
+  const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean)
+  const out = {}
+  for (const pid of [String(process.pid), ...children]) {
+    let tids = []
+    try {
+      tids = readdirSync(`/proc/${pid}/task`)
+    } catch {
+      continue // ps itself, gone by now
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        out[`${pid}/${tid}`] = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime + stime, 100 ticks/s
+      } catch {}
+    }
+  }
+  return out
+}
+
 const small = (i) => evalAll((c, ctx) => c.guilds.cache.size + ctx.i * 0, { i })
 for (let i = 0; i < WARMUP; i++) await small(i)
+const cpuBefore = cpuByThread()
 const calls = []
 for (let i = 0; i < CALLS; i++) {
   const t = performance.timeOrigin + performance.now()
   await small(i)
   calls.push({ t, ms: performance.timeOrigin + performance.now() - t })
 }
+const cpuAfter = cpuByThread()
 const instanceGcs = await evalAll(() => globalThis.__benchGcs ?? [])
 instanceGcs.forEach((list, i) => list.forEach((g) => gcs.push({ who: `instance ${i}`, ...g })))
 await stop()
@@ -79,4 +107,16 @@ for (const name of ['manager', 'instance']) {
 const slowest = [...calls].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(CALLS / 50))
 const overlapping = slowest.filter((c) => during.some((g) => g.start < c.t + c.ms && g.start + g.ms > c.t)).length
 console.log(`  slowest 2 % (${slowest.length} calls): ${overlapping} overlap a collection in some thread, ${slowest.length - overlapping} none`)
+const cpu = { main: 0, threads: 0, processes: 0 }
+for (const [key, ms] of Object.entries(cpuAfter)) {
+  const [pid, tid] = key.split('/')
+  const spent = ms - (cpuBefore[key] ?? 0)
+  if (pid !== String(process.pid)) cpu.processes += spent
+  else if (tid === pid) cpu.main += spent
+  else cpu.threads += spent
+}
+const perCall = (ms) => `${Math.round((ms * 1000) / CALLS)} µs`
+if (Object.keys(cpuAfter).length > 0) {
+  console.log(`  CPU per call: manager main thread ${perCall(cpu.main)}, its other threads ${perCall(cpu.threads)}, instance processes ${perCall(cpu.processes)} (10 ms ticks over ${CALLS} calls)`)
+}
 process.exit(0)
