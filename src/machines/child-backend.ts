@@ -265,11 +265,13 @@ export class ChildBackend extends PoolBackend implements Backend {
       this.events.emitEvent('machineError', { machine: 'parent', code: 'ASSIGNMENT_REFUSED', reason: (err as Error).message })
       return
     }
+    if (a.gateway) a.gateway.at = Date.now() // its reset_after counts from now, on this machine's clock
     const existing = this.sets.get(a.set)
     if (existing && sameSlice(existing.assignment, a)) {
       // Re-adoption: a (restarted) parent asks for what already runs. Keep every shard as it is.
       existing.assignment.machineId = a.machineId
       existing.assignment.fenceAfter = a.fenceAfter
+      existing.assignment.gateway = a.gateway
       if (existing.assignment.active !== a.active) this.activate(a.active ? a.set : -1)
       this.owner = this.server.peerInfo?.fingerprint ?? this.owner
       this.sendQuietly(LinkOps.ASSIGNED, { set: a.set, adopted: true, sessions: existing.host.sessions.all(), instances: existing.pool.status(), recentIdentifies: this.recentIdentifies() })

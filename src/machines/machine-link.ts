@@ -17,7 +17,7 @@ import { planInstances, type InstancePlan } from '../manager/shard-plan.js'
 import type { StartGate } from '../manager/start-gate.js'
 import { UdpEndpoint } from '../net/udp/index.js'
 import { autoUdp, LinkClient, type DownEvent, type RefusedEvent, type UpEvent } from '../net/index.js'
-import type { SessionInfo } from '../runtime/context.js'
+import type { GatewayHandOver, SessionInfo } from '../runtime/context.js'
 import { deadlineIn } from '../rpc/deadline.js'
 import { RpcEndpoint, type RpcHandler } from '../rpc/endpoint.js'
 import { linkTimings, linkTls } from './link-config.js'
@@ -34,6 +34,8 @@ export interface MachineCallbacks {
   releaseSlots(): void
   /** The parent's sessions for these shards at this total (sent with an assignment, so shards RESUME). */
   sessionsFor(shards: number[], totalShards: number): SessionInfo[]
+  /** /gateway/bot for the child's instances (sent with an assignment); null when the parent never asked. */
+  gatewayHandOver(): GatewayHandOver | null
   /** Link state changed (up, down, lost): the parent reconsiders failovers. */
   linkChanged(machine: MachineLink): void
 }
@@ -313,6 +315,7 @@ export class MachineLink {
       active,
       sessions: this.cb.sessionsFor(slice.shards, slice.totalShards),
       fenceAfter: this.fenceAfter,
+      ...gatewayOf(this.cb.gatewayHandOver()),
     }
   }
 
@@ -425,4 +428,9 @@ export class MachineLink {
     for (const holder of this.heldSlots) gate.release({ holder, exclusive: true }, 'failed')
     this.heldSlots.clear()
   }
+}
+
+/** The assignment's `gateway` field: the hand-over without its timestamp (the child sets its own). */
+function gatewayOf(handOver: GatewayHandOver | null): Pick<Assignment, 'gateway'> {
+  return handOver ? { gateway: { api: handOver.api, data: handOver.data } } : {}
 }

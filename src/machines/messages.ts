@@ -10,7 +10,7 @@ import type { Target } from '../ipc/targets.js'
 import type { InstanceAction } from '../manager/instance-channel.js'
 import { withRestartDefaults, withTimeoutDefaults } from '../manager/options.js'
 import { anyString, restartsShape, timeoutsShape } from '../options/common.js'
-import { arrayOf, bool, int, isPlainObject, object, oneOf, recordOf, schema, show, str } from '../options/schema.js'
+import { arrayOf, bool, int, isPlainObject, object, oneOf, optional, recordOf, schema, show, str } from '../options/schema.js'
 import { OptionsError } from '../errors.js'
 import type { SessionInfo } from '../runtime/context.js'
 import { FORWARDED_EVENTS, LinkOps, type Assignment, type ChildMessage } from './protocol.js'
@@ -41,6 +41,16 @@ const assignmentSchema = object({
   active: bool(),
   sessions: arrayOf(schema('a session', (v, f) => (isSession(v) ? (v as never) : (() => { throw new OptionsError(f, 'expected { sessionId, sequence, resumeURL, shardId, shardCount }') })())), 1_000_000),
   fenceAfter: int(0),
+  gateway: optional(
+    object({
+      api: str(2048),
+      data: object({
+        url: str(2048),
+        shards: int(1, 1_000_000),
+        session_start_limit: object({ total: int(0), remaining: int(0), reset_after: int(0), max_concurrency: int(1, 1_000_000) }),
+      }),
+    }),
+  ),
 })
 
 /**

@@ -64,6 +64,7 @@ export class ParentBackend implements Backend {
         onNewSession: () => machine.releaseHeldSlots(authority.gate),
         releaseSlots: () => machine.releaseHeldSlots(authority.gate),
         sessionsFor: (shards, total) => Object.values(authority.sessionsFor(shards, total)),
+        gatewayHandOver: () => authority.gatewayHandOver(),
         linkChanged: (m) => this.linkChanged(m),
       })
       if (this.hasSpares) machine.fenceAfter = this.config.failover.after

@@ -7,7 +7,7 @@
  */
 import type { ResolvedOptions } from '../manager/options.js'
 import type { InstanceInfo } from '../manager/instance.js'
-import type { SessionInfo } from '../runtime/context.js'
+import type { GatewayHandOver, SessionInfo } from '../runtime/context.js'
 import type { WireError } from '../ipc/values.js'
 
 export const LinkOps = {
@@ -56,6 +56,11 @@ export interface Assignment {
   sessions: SessionInfo[]
   /** With spares configured: stop this machine's shards when the parent has been away this long, ms (0 = never). */
   fenceAfter: number
+  /**
+   * The parent's /gateway/bot answer, handed to the child's instances (InstanceContext.gateway). `at`
+   * never crosses the link: the child sets it (its own clock) when the assignment arrives.
+   */
+  gateway?: { api: string; data: GatewayHandOver['data']; at?: number }
 }
 
 /** An identify grant the child received recently, so a new parent keeps its window (ms ago). */

@@ -101,6 +101,10 @@ export class RemoteHost implements InstanceHost {
       this.parent.send(LinkOps.UNCOORDINATED, { shards })
     },
     sessionsFor: (shards, totalShards) => this.sessions.forShards(shards, totalShards),
+    gatewayHandOver: () => {
+      const g = this.assignment.gateway
+      return g && g.at !== undefined ? { api: g.api, at: g.at, data: g.data } : null
+    },
     updateSession: (shardId: number, totalShards: number, session: SessionInfo | null) => {
       this.sessions.update(shardId, totalShards, session)
       this.parent.send(LinkOps.SESSION, { shardId, totalShards, session })

@@ -98,10 +98,12 @@ export class Authority implements RootServices {
   gatewayHandOver(): GatewayHandOver | null {
     const info = this.gateway
     if (!info) return null
+    // Only the fields discord.js reads, whole milliseconds: it also crosses the machine link, checked strictly.
+    const l = info.session_start_limit
     const budget = this.scheduler.budgetNow()
     const limit = budget
-      ? { ...info.session_start_limit, total: budget.total, remaining: budget.remaining, reset_after: Math.max(0, Math.round(budget.resetAt - systemClock.now())) }
-      : { ...info.session_start_limit }
+      ? { total: budget.total, remaining: budget.remaining, reset_after: Math.max(0, Math.round(budget.resetAt - systemClock.now())), max_concurrency: l.max_concurrency }
+      : { total: l.total, remaining: l.remaining, reset_after: Math.max(0, Math.round(l.reset_after)), max_concurrency: l.max_concurrency }
     return { api: this.opts.api, at: Date.now(), data: { url: info.url, shards: info.shards, session_start_limit: limit } }
   }
 

@@ -154,7 +154,8 @@ describe('MACHINES with a discord.js bot against the gateway simulator', () => {
           { host: '127.0.0.1', port: proxyA.port, cert: ca, mode: 'workers', from: 0, to: 1 },
           { host: '127.0.0.1', port: pb, cert: cb, mode: 'workers', from: 2, to: 3 },
         ],
-        { identify: { windowMs: 200, marginMs: 50, maxConcurrency: 2 }, timeouts: { kill: 1000 } },
+        // with a token the parent asks /gateway/bot once and hands the answer to every child's instances
+        { identify: { windowMs: 200, marginMs: 50, maxConcurrency: 2 }, timeouts: { kill: 1000 }, token: 'sim-token', api: restUrl },
       ) as any
       const tls = { ...options.machines.points[0].tls, trustedConnections: [ca.certPath, cb.certPath, cs.certPath] }
       for (const p of options.machines.points) p.tls = tls
@@ -185,6 +186,9 @@ describe('MACHINES with a discord.js bot against the gateway simulator', () => {
       for (const s of [0, 1, 2]) expect(stats.perShard[`${s}/6`].resumes).toBeGreaterThanOrEqual(1)
       expect(Object.values(stats.sessions.maxByShard).every((n) => n === 1)).toBe(true)
       expect(await parent.fetchClientValues('guilds.cache.size').then((v: number[]) => v.length)).toBe(4) // 0-1, 2 on the spare; 3-4, 5 on B
+      // every instance on every machine (first set, re-shard, spare) logged in with the parent's /gateway/bot:
+      // the only asks are the parent's own, at its start and for the re-shard's budget check
+      expect(sim.stats().rest['/gateway/bot']).toBe(2)
     } finally {
       await stopMachines()
       await sim.stop()

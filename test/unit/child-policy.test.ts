@@ -7,11 +7,18 @@ import { assignment as wellFormed } from '../helpers/assignment.js'
 
 // The unit checks start from a 4-shard slice (two instances of 2).
 const base = wellFormed({ machineId: 'm', shards: [0, 1, 2, 3], totalShards: 4, shardsPerInstance: 2 }) as Record<string, any>
+const limit = { total: 1000, remaining: 990, reset_after: 5000, max_concurrency: 2 }
 const read = (patch: Record<string, unknown>, limits = DEFAULT_ASSIGNMENT_LIMITS) => readAssignment({ ...base, ...patch }, limits)
 
 describe('assignments from a parent are checked completely before anything runs', () => {
   it('accepts a well-formed one', () => {
     expect(read({}).shards).toEqual([0, 1, 2, 3])
+  })
+
+  it("accepts the parent's /gateway/bot answer for the child's instances", () => {
+    const gateway = { api: 'http://x/api', data: { url: 'wss://g', shards: 4, session_start_limit: limit } }
+    expect(read({ gateway }).gateway).toEqual(gateway)
+    expect(read({}).gateway).toBeUndefined()
   })
 
   it.each([
@@ -29,6 +36,9 @@ describe('assignments from a parent are checked completely before anything runs'
     [{ env: { A: 1 } }, /^assignment\.env\.A: expected a string/],
     [{ extra: true }, /^assignment\.extra: unknown option/],
     [{ machineId: '' }, /^assignment\.machineId: expected a non-empty string/],
+    [{ gateway: { api: 'http://x/api', data: { url: 'wss://g', shards: 0, session_start_limit: limit } } }, /^assignment\.gateway\.data\.shards: expected an integer from 1/],
+    [{ gateway: { api: 'http://x/api', data: { url: 'wss://g', shards: 1, session_start_limit: { ...limit, remaining: -1 } } } }, /^assignment\.gateway\.data\.session_start_limit\.remaining: expected an integer/],
+    [{ gateway: { api: 'http://x/api', at: 5, data: { url: 'wss://g', shards: 1, session_start_limit: limit } } }, /^assignment\.gateway\.at: unknown option/],
   ])('refuses %j naming the field', (patch, message) => {
     expect(() => read(patch)).toThrow(OptionsError)
     expect(() => read(patch)).toThrow(message)
