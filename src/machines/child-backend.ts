@@ -27,7 +27,7 @@ import { withDeadline } from '../rpc/scope.js'
 import { monotonicNow } from '../util/clock.js'
 import { linkTimings, linkTls } from './link-config.js'
 import { field, readAction, readAssignment, readEnvelope, readTarget } from './messages.js'
-import { checkAssignmentPolicy, checkParent } from './policy.js'
+import { checkAssignmentPolicy, checkParent, isTrustedGatewayUrl } from './policy.js'
 import { LinkOps, sameSlice, type Assignment, type StatusMessage } from './protocol.js'
 import { RemoteHost, type ParentLink } from './remote-host.js'
 
@@ -264,6 +264,10 @@ export class ChildBackend extends PoolBackend implements Backend {
       this.sendQuietly(LinkOps.ASSIGNED, { set, refused: toWireError(err) })
       this.events.emitEvent('machineError', { machine: 'parent', code: 'ASSIGNMENT_REFUSED', reason: (err as Error).message })
       return
+    }
+    if (a.gateway && !isTrustedGatewayUrl(a.gateway.data.url)) {
+      this.events.emitEvent('debug', `the parent's /gateway/bot names gateway ${a.gateway.data.url}, not Discord's or this machine's; instances ask Discord themselves`)
+      a.gateway = undefined
     }
     if (a.gateway) a.gateway.at = Date.now() // its reset_after counts from now, on this machine's clock
     const existing = this.sets.get(a.set)

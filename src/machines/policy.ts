@@ -47,6 +47,24 @@ export const SAFE_EXEC_ARGV: readonly string[] = [
 
 export const DEFAULT_POLICY: ChildPolicy = { allowEnv: null, allowExecArgv: [...SAFE_EXEC_ARGV], eval: true, parent: null, stickyParent: true }
 
+/**
+ * A gateway URL a parent may hand to this child's instances with its /gateway/bot answer: Discord's own
+ * (`wss://…discord.gg`) or one on this machine's loopback (the simulator). A client connects there and
+ * sends its token in IDENTIFY, so any other URL is not used: the instances ask Discord themselves.
+ */
+export function isTrustedGatewayUrl(url: string): boolean {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return false
+  }
+  const host = parsed.hostname.toLowerCase()
+  if (parsed.protocol === 'wss:' && (host === 'discord.gg' || host.endsWith('.discord.gg'))) return true
+  const loopback = host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+  return loopback && (parsed.protocol === 'ws:' || parsed.protocol === 'wss:')
+}
+
 /** Throws an OptionsError naming the field a parent may not set under this child's policy. */
 export function checkAssignmentPolicy(a: Assignment, policy: ChildPolicy): void {
   for (const name of Object.keys(a.env)) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { OptionsError } from '../../src/errors.js'
 import { readAssignment } from '../../src/machines/messages.js'
-import { checkAssignmentPolicy, checkParent, DEFAULT_POLICY, normalizeFingerprint, type ChildPolicy } from '../../src/machines/policy.js'
+import { checkAssignmentPolicy, checkParent, DEFAULT_POLICY, isTrustedGatewayUrl, normalizeFingerprint, type ChildPolicy } from '../../src/machines/policy.js'
 import { DEFAULT_ASSIGNMENT_LIMITS } from '../../src/machines/limits.js'
 import { assignment as wellFormed } from '../helpers/assignment.js'
 
@@ -83,4 +83,17 @@ describe("the child operator's policy", () => {
     expect(checkParent(b, policy(), null)).toBeNull() // nothing runs: any trusted parent
     expect(checkParent(b, policy({ stickyParent: false }), a)).toBeNull()
   })
+})
+
+describe("a gateway URL in the parent's /gateway/bot answer", () => {
+  it.each(['wss://gateway.discord.gg', 'wss://gateway-us-east1-b.discord.gg/?v=10', 'ws://127.0.0.1:8787', 'wss://localhost:9000/gateway', 'ws://[::1]:4000'])('hands %s to the instances', (url) => {
+    expect(isTrustedGatewayUrl(url)).toBe(true)
+  })
+
+  it.each(['wss://evil.example', 'wss://discord.gg.evil.example', 'ws://gateway.discord.gg', 'ws://10.0.0.5:8787', 'https://gateway.discord.gg', 'not a url'])(
+    'does not hand %s over (the instances would send their tokens there)',
+    (url) => {
+      expect(isTrustedGatewayUrl(url)).toBe(false)
+    },
+  )
 })
