@@ -141,9 +141,8 @@ export function readChildMessage(msg: Envelope): ChildMessage {
     case LinkOps.UNCOORDINATED:
       return { op: 'uncoordinated', d: { shards: idList.parse(d.shards, 'shards') } }
     case LinkOps.IDENTIFY_SENT:
-      if (typeof d.shardId !== 'number' || !Number.isInteger(d.shardId) || d.shardId < 0) return fail('expected { shardId, lateMs? }')
-      if (d.lateMs !== undefined && (typeof d.lateMs !== 'number' || !Number.isFinite(d.lateMs) || d.lateMs < 0)) return fail('lateMs must be a number of ms >= 0')
-      return { op: 'identifySent', d: d.lateMs === undefined ? { shardId: d.shardId } : { shardId: d.shardId, lateMs: d.lateMs } }
+      if (typeof d.shardId !== 'number' || !Number.isInteger(d.shardId) || d.shardId < 0) return fail('expected { shardId }')
+      return { op: 'identifySent', d: { shardId: d.shardId } }
     case LinkOps.EVENT:
       if (typeof d.name !== 'string' || !FORWARDED.has(d.name)) return fail(`unknown event ${show(d.name)}`)
       return { op: 'event', d: { name: d.name, args: d.args } }

@@ -305,7 +305,7 @@ export class ParentBackend implements Backend {
         authority.noteIdentifies('uncoordinated', msg.d.shards.filter((s) => machine.owns(s)))
         return
       case 'identifySent':
-        if (machine.owns(msg.d.shardId)) authority.identifySent(msg.d.shardId, msg.d.lateMs)
+        if (machine.owns(msg.d.shardId)) authority.identifySent(msg.d.shardId)
         return
       case 'assigned':
         if ('refused' in msg.d) {

@@ -87,7 +87,7 @@ export type ChildMessage =
   | { op: 'release'; d: { holder: string; outcome: 'ready' | 'failed' } }
   | { op: 'session'; d: { shardId: number; totalShards: number; session: SessionInfo | null } }
   | { op: 'uncoordinated'; d: { shards: number[] } }
-  | { op: 'identifySent'; d: { shardId: number; lateMs?: number } }
+  | { op: 'identifySent'; d: { shardId: number } }
   /** `args` are serialized with ipc/values.ts so errors and infos arrive intact. */
   | { op: 'event'; d: { name: string; args: unknown } }
   | { op: 'status'; d: StatusMessage }

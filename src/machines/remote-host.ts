@@ -76,12 +76,8 @@ export class RemoteHost implements InstanceHost {
       await this.callRoot('identify', { shardId }, signal)
       this.identifyTimes.set(shardId, monotonicNow())
     },
-    // How late, measured here: the link's latency, which the next grant travels too, is not counted.
-    // Lost while the parent is away, the grant's own spacing holds.
-    identifySent: (shardId) => {
-      const grantedAt = this.identifyTimes.get(shardId)
-      this.parent.send(LinkOps.IDENTIFY_SENT, grantedAt === undefined ? { shardId } : { shardId, lateMs: Math.max(0, Math.round(monotonicNow() - grantedAt)) })
-    },
+    // Only an earlier next turn rides on it: lost while the parent is away, the grant's own spacing holds.
+    identifySent: (shardId) => this.parent.send(LinkOps.IDENTIFY_SENT, { shardId }),
     acquireStart: async (holder, shards, signal) => {
       // Once the parent said the bot coordinates its identifies, a start needs no slot: a respawn
       // goes ahead while the parent is away (its shards RESUME, or wait for their identify turn).

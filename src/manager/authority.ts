@@ -121,8 +121,8 @@ export class Authority implements RootServices {
     return this.scheduler.acquire(shardId, { signal }).then(() => this.gate.noteIdentify(shardId))
   }
 
-  identifySent(shardId: number, lateMs?: number): void {
-    this.scheduler.confirmSent(shardId, lateMs)
+  identifySent(shardId: number): void {
+    this.scheduler.confirmSent(shardId)
   }
 
   acquireStart(holder: string, shards: number[], signal: AbortSignal): Promise<StartSlot> {

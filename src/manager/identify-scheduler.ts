@@ -69,8 +69,8 @@ export class IdentifyScheduler extends EventEmitter {
   private budget: IdentifyBudget | undefined
   private grants = 0
   private confirmedSends = 0
-  /** Granted shards whose send has not been reported yet → when granted (a report counts once per grant). */
-  private readonly awaitingSend = new Map<number, number>()
+  /** Granted shards whose send has not been reported yet (a report counts once per grant). */
+  private readonly awaitingSend = new Set<number>()
 
   constructor(options: IdentifySchedulerOptions) {
     super()
@@ -144,24 +144,18 @@ export class IdentifyScheduler extends EventEmitter {
 
   /**
    * A granted shard has sent its IDENTIFY (the runtime reports it right after the send). If it is
-   * still the last grant of its key, the key's next grant comes a window plus `sentMarginMs` after the
-   * send: sooner than the grant's own spacing when the report came promptly, later when the send was
-   * late. The send is taken to be now, or `lateMs` after the grant when the report says how late it was
-   * where the turn arrived (a MACHINES child measures that on its side, so the link's latency, which
-   * the next grant also travels, is not counted). A report that comes after the key's next grant (a
-   * very busy instance) changes nothing; one without a grant, or a second one, is ignored.
+   * still the last grant of its key, the key's next grant comes a window plus `sentMarginMs` from now:
+   * sooner than the grant's own spacing when the report came promptly, later when the send (or the
+   * report) was late. A report that comes after the key's next grant (a very busy instance) changes
+   * nothing; one without a grant, or a second one, is ignored.
    */
-  confirmSent(shardId: number, lateMs?: number): void {
-    const grantedAt = this.awaitingSend.get(shardId)
-    if (grantedAt === undefined) return
-    this.awaitingSend.delete(shardId)
+  confirmSent(shardId: number): void {
+    if (!this.awaitingSend.delete(shardId)) return
     this.confirmedSends++
     const key = this.keyOf(shardId)
     const queue = this.keys.get(key)
     if (!queue || queue.lastShard !== shardId) return
-    const now = this.clock.now()
-    const sentBy = lateMs === undefined || !(lateMs >= 0) ? now : Math.min(now, grantedAt + lateMs)
-    const freeAt = sentBy + this.windowMs + this.sentMarginMs
+    const freeAt = this.clock.now() + this.windowMs + this.sentMarginMs
     if (queue.freeAt !== null && freeAt !== queue.freeAt) {
       queue.freeAt = freeAt
       if (queue.waiters.length > 0) this.pump(key)
@@ -238,7 +232,7 @@ export class IdentifyScheduler extends EventEmitter {
     const waiter = queue.waiters.shift()!
     queue.freeAt = now + this.spacingMs
     queue.lastShard = waiter.shardId
-    this.awaitingSend.set(waiter.shardId, now)
+    this.awaitingSend.add(waiter.shardId)
     this.grants++
     if (this.budget) this.budget.remaining--
     const grant: IdentifyGrant = { shardId: waiter.shardId, key, at: now }

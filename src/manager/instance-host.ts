@@ -14,12 +14,8 @@ import type { StartSlot } from './start-gate.js'
 export interface RootServices {
   /** Resolves when the authority grants the shard its turn; rejects when `signal` aborts. */
   identify(shardId: number, signal: AbortSignal): Promise<void>
-  /**
-   * The shard's IDENTIFY has left (its runtime says so right after sending): the key's next turn is
-   * spaced from the send. `lateMs`: how long after the turn reached the instance's host it was sent
-   * (a MACHINES child measures it); without it, the report's arrival counts as the send.
-   */
-  identifySent(shardId: number, lateMs?: number): void
+  /** The shard's IDENTIFY has left (its runtime says so right after sending): the key's next turn may come sooner. */
+  identifySent(shardId: number): void
   acquireStart(holder: string, shards: number[], signal: AbortSignal): Promise<StartSlot>
   releaseStart(slot: StartSlot, outcome: 'ready' | 'failed'): void
   /**
