@@ -76,7 +76,9 @@ export class RemoteHost implements InstanceHost {
       await this.callRoot('identify', { shardId }, signal)
       this.identifyTimes.set(shardId, monotonicNow())
     },
-    // Only an earlier next turn rides on it: lost while the parent is away, the grant's own spacing holds.
+    // The parent spaces the key's next turn from this report's arrival, an upper bound of the send even
+    // when the grant sat behind a congested link (how late the send was after the grant reached us would
+    // miss that). Lost while the parent is away, the grant's own spacing holds.
     identifySent: (shardId) => this.parent.send(LinkOps.IDENTIFY_SENT, { shardId }),
     acquireStart: async (holder, shards, signal) => {
       // Once the parent said the bot coordinates its identifies, a start needs no slot: a respawn
