@@ -186,6 +186,8 @@ export function formatSummary(s, { command = 'npm run chaos' } = {}) {
   const byKind = Object.entries(s.resume.byKind).map(([k, v]) => `${k} ${v.resume}/${v.resume + v.identify}`).join(', ')
   lines.push(`- Shards that came back during faults by RESUME: ${pct(s.resume.share)} (${s.resume.resumes} resumes, ${s.resume.identifies} new sessions; ${byKind || '–'}).`)
   lines.push(`- Simulator: ${s.sim.violations.length} identify violations, ${s.sim.duplicates.length} duplicate live sessions, invalid sessions ${JSON.stringify(s.sim.invalidSessions)}.`)
+  // Each violation with the fault under way, so a failed run says where to look.
+  for (const v of s.sim.violations.slice(0, 10)) lines.push(`  - violation: key ${v.key}, shard ${v.shard}/${v.total}, ${v.gapMs} ms after the key's previous IDENTIFY, during ${v.fault}`)
   const restarts = s.parents.slice(1).map((p) => p.startMs).filter((v) => v !== null && v !== undefined)
   const st = summarize(restarts)
   lines.push(`- Restarted parents' \`start()\`: p50 ${ms(st.p50)}, max ${ms(st.max)} (${restarts.length} of ${Math.max(0, s.parents.length - 1)} settled); final \`stop()\`: ${s.shutdown.stop ? (s.shutdown.stop.hung ? 'HUNG' : `${ms(s.shutdown.stop.ms)}${s.shutdown.stop.ok ? '' : ' (rejected)'}`) : '–'}.`)
