@@ -143,7 +143,8 @@ export class ShardingClient extends EventEmitter {
       throw new ShardingError('NOT_MY_SHARD', `waitForIdentify(${shardId}): this instance runs shards ${this.shards.join(',')}`)
     }
     // No deadline: a turn may legitimately wait minutes (or for the parent to come back); the signal ends it.
-    await this.runtime.request('identify', { shardId }, { signal })
+    // A turn that reached this instance late is not used (see InstanceRuntime.identifyTurn).
+    await this.runtime.identifyTurn(shardId, signal)
   }
 
   /**

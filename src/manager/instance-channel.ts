@@ -161,13 +161,17 @@ export class InstanceChannel {
 
   /** Requests from the instance: identify turns, and what the bot asks of the manager tier. */
   private async serve(kind: string, d: Record<string, unknown>, ctx: CallContext): Promise<unknown> {
-    if (kind === 'identify') return this.grantIdentify(d.shardId, ctx.signal)
+    if (kind === 'identify') return this.grantIdentify(d.shardId, ctx.signal, d.lateMs)
     return this.host.bot.request(this.origin, kind, d, { deadline: partsDeadline(ctx.deadline), signal: ctx.signal })
   }
 
-  private async grantIdentify(shardId: unknown, signal: AbortSignal): Promise<null> {
+  /** Answers with when it answered (`at`, this machine's clock), so the bot can tell a turn that reached it late. */
+  private async grantIdentify(shardId: unknown, signal: AbortSignal, lateMs?: unknown): Promise<{ at: number }> {
     if (typeof shardId !== 'number' || !this.origin.shards.includes(shardId)) {
       throw new ShardingError('NOT_MY_SHARD', `instance ${this.origin.instance} asked to identify shard ${JSON.stringify(shardId)}, which it does not run`)
+    }
+    if (typeof lateMs === 'number') {
+      this.host.emitEvent('debug', `shard ${shardId} (instance ${this.origin.instance}) asks again: its last turn reached it ${Math.round(lateMs)} ms late, so it did not identify`)
     }
     this.identifyRequests++
     this.host.root.noteIdentifies('coordinated', [shardId])
@@ -175,7 +179,7 @@ export class InstanceChannel {
     try {
       await this.host.root.identify(shardId, signal)
       this.host.emitEvent('debug', `shard ${shardId} (instance ${this.origin.instance}) may identify`)
-      return null
+      return { at: Date.now() }
     } finally {
       this.reports.identifyWaiting(--this.identifiesWaiting)
     }

@@ -40,6 +40,8 @@ export interface InstanceSettings {
   timeouts: ResolvedOptions['timeouts']
   /** Adapt unmodified discord.js bots in the instance (options.adaptDiscordJs; default true). */
   adaptDiscordJs?: boolean
+  /** An identify turn that reaches the bot later than this is not used (InstanceContext.turnLimitMs). */
+  turnLimitMs?: number
 }
 
 export interface InstanceInfo {
@@ -255,6 +257,7 @@ export class Instance {
         active: this.host.active,
         adaptDiscordJs: this.settings.adaptDiscordJs ?? true,
         gateway: this.host.root.gatewayHandOver?.() ?? undefined,
+        turnLimitMs: this.settings.turnLimitMs,
       }),
     }
     this.lastCrash = null

@@ -34,8 +34,25 @@ export function driverFor(mode: 'processes' | 'workers'): InstanceDriver {
 export function instanceSettings(opts: ResolvedOptions, driver: InstanceDriver, file: string): InstanceSettings {
   const env = { ...opts.env }
   if (opts.passToken && opts.token) env.DISCORD_TOKEN = opts.token
-  return { driver, file, env, execArgv: opts.execArgv, args: opts.args, respawn: opts.respawn, restarts: opts.restarts, timeouts: opts.timeouts, adaptDiscordJs: opts.adaptDiscordJs }
+  return {
+    driver,
+    file,
+    env,
+    execArgv: opts.execArgv,
+    args: opts.args,
+    respawn: opts.respawn,
+    restarts: opts.restarts,
+    timeouts: opts.timeouts,
+    adaptDiscordJs: opts.adaptDiscordJs,
+    turnLimitMs: Math.max(opts.identify.marginMs, MIN_TURN_LIMIT_MS),
+  }
 }
+
+/**
+ * The least lateness an identify turn is allowed (InstanceContext.turnLimitMs is `marginMs`, or this
+ * with a smaller margin): a turn is not thrown away for a busy machine's ordinary scheduling delays.
+ */
+export const MIN_TURN_LIMIT_MS = 250
 
 /** One shard count's instances, and the host they see. */
 interface ShardSet {

@@ -45,6 +45,12 @@ export interface InstanceContext {
   adaptDiscordJs?: boolean
   /** /gateway/bot as the manager knows it (absent when the manager did not ask, e.g. without a token). */
   gateway?: GatewayHandOver
+  /**
+   * An identify turn (answered with the manager's `Date.now()`, same machine) that the bot receives
+   * more than this many ms after the manager answered is not used: ShardingClient.waitForIdentify asks
+   * again. Absent: every turn is used.
+   */
+  turnLimitMs?: number
 }
 
 export function contextToEnv(ctx: InstanceContext): Record<string, string> {

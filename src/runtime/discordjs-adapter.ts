@@ -141,9 +141,7 @@ function runtimePort(runtime: InstanceRuntime): DiscordJsPort {
     },
     reportSession: (shardId, session) => runtime.reportSession(shardId, session),
     identifyThrottler: () => ({
-      waitForIdentify: async (shardId, signal) => {
-        await runtime.call('identify', { shardId }, 0, signal)
-      },
+      waitForIdentify: (shardId, signal) => runtime.identifyTurn(shardId, signal),
     }),
     identifySent: (shardId) => runtime.post(Ops.IDENTIFY_SENT, { shardId }),
     setStatusProvider(provider) {

@@ -38,6 +38,8 @@ export interface RuntimeHooks {
 }
 
 const SESSION_FLUSH_MS = 1000
+/** Late identify turns in a row after which the next one is used anyway (a shard must start eventually). */
+export const MAX_LATE_TURNS = 5
 
 export class InstanceRuntime {
   readonly context: InstanceContext
@@ -104,6 +106,25 @@ export class InstanceRuntime {
   /** Sends a request to the manager, to be answered by `deadline`; cancelled when `signal` aborts. */
   request(kind: string, data: Record<string, unknown>, opts: { deadline?: Deadline; signal?: AbortSignal } = {}): Promise<unknown> {
     return this.rpc.call(kind, data, { ...opts, describe: `${kind} request to the manager` })
+  }
+
+  /**
+   * An identify turn that the bot can use: asks the manager, and asks again when the answer reached
+   * this instance more than `turnLimitMs` after the manager gave it (this instance's event loop was
+   * busy meanwhile), because the key's next turn may already be on its way (a reported send moves
+   * the key's next turn too, but only if the report arrives before that turn is given). After
+   * MAX_LATE_TURNS late turns in a row the next one is used anyway.
+   */
+  async identifyTurn(shardId: number, signal?: AbortSignal): Promise<void> {
+    let lateMs: number | undefined
+    for (let late = 0; ; late++) {
+      const answer = await this.request('identify', lateMs === undefined ? { shardId } : { shardId, lateMs }, { signal })
+      const at = (answer as { at?: unknown } | null)?.at
+      const limit = this.context.turnLimitMs
+      if (typeof at !== 'number' || typeof limit !== 'number' || late >= MAX_LATE_TURNS) return
+      lateMs = Date.now() - at
+      if (lateMs <= limit) return
+    }
   }
 
   /** `request` with a relative timeout; 0 waits as long as it takes (identify turns). */

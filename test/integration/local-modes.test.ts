@@ -142,6 +142,17 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     expect(manager.status().identify!.granted).toBe(8)
   })
 
+  it('a turn that reaches a busy instance late is not used: it asks again, and the manager says why', async () => {
+    const manager = makeManager({ mode, shards: 2, shardsPerInstance: 2, identify: { windowMs: 100, marginMs: 0, maxConcurrency: 1 }, env: { FIXTURE_IDENTIFY: '1', FIXTURE_LATE_TURN_MS: '1000' } })
+    const debug: string[] = []
+    manager.on('debug', (line) => debug.push(line))
+    await manager.start()
+    // shard 0's first turn reached it ~1 s late (limit: 250 ms): it asked again before identifying
+    expect(debug.filter((l) => /shard 0 \(instance 0\) asks again: its last turn reached it \d+ ms late/.test(l)).length).toBeGreaterThanOrEqual(1)
+    expect(manager.status().identify!.granted).toBeGreaterThanOrEqual(3)
+    expect(Object.keys(Object.assign({}, ...(await manager.broadcastEval(() => globalThis.grants))))).toEqual(['0', '1'])
+  })
+
   it('respawns a crashed instance with backoff and hands over its sessions', async () => {
     const manager = makeManager({ mode, shards: 4, shardsPerInstance: 2, env: { FIXTURE_SESSION: '1' } })
     await manager.start()
