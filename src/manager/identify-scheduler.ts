@@ -53,7 +53,7 @@ interface Waiter {
 interface KeyQueue {
   /** When the key may be granted again (null: never used). */
   freeAt: number | null
-  /** The shard granted last: only its report of a send can bring the key's next grant forward. */
+  /** The shard granted last: only its report of a send moves the key's next grant. */
   lastShard: number | null
   waiters: Waiter[]
   timer: unknown

@@ -47,8 +47,8 @@ export interface InstanceContext {
   gateway?: GatewayHandOver
   /**
    * An identify turn (answered with the manager's `Date.now()`, same machine) that the bot receives
-   * more than this many ms after the manager answered is not used: ShardingClient.waitForIdentify asks
-   * again. Absent: every turn is used.
+   * more than this many ms after the manager answered is not used: the runtime asks again
+   * (InstanceRuntime.identifyTurn, every bot's path). Absent: every turn is used.
    */
   turnLimitMs?: number
 }

@@ -10,7 +10,7 @@ import { FATAL_EXIT_CODE, PROTOCOL_VERSION } from '../constants.js'
 import { ShardingError } from '../errors.js'
 import { envelope, isEnvelope, Ops } from '../ipc/envelope.js'
 import { deserializeValue, serializeValue, toWireError } from '../ipc/values.js'
-import { deadlineIn, NO_DEADLINE, type Deadline } from '../rpc/deadline.js'
+import type { Deadline } from '../rpc/deadline.js'
 import { untilAborted } from '../rpc/abort.js'
 import { RpcEndpoint, isThenable, type CallContext } from '../rpc/endpoint.js'
 import { openManagerChannel, type ManagerChannel } from './channel.js'
@@ -116,20 +116,15 @@ export class InstanceRuntime {
    * MAX_LATE_TURNS late turns in a row the next one is used anyway.
    */
   async identifyTurn(shardId: number, signal?: AbortSignal): Promise<void> {
+    const limit = this.context.turnLimitMs
     let lateMs: number | undefined
     for (let late = 0; ; late++) {
       const answer = await this.request('identify', lateMs === undefined ? { shardId } : { shardId, lateMs }, { signal })
       const at = (answer as { at?: unknown } | null)?.at
-      const limit = this.context.turnLimitMs
       if (typeof at !== 'number' || typeof limit !== 'number' || late >= MAX_LATE_TURNS) return
       lateMs = Date.now() - at
       if (lateMs <= limit) return
     }
-  }
-
-  /** `request` with a relative timeout; 0 waits as long as it takes (identify turns). */
-  call(kind: string, data: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
-    return this.request(kind, data, { deadline: timeoutMs > 0 ? deadlineIn(timeoutMs) : NO_DEADLINE, signal })
   }
 
   /** Stores the newest session of a shard; sent to the manager at most once a second (sequence moves on every dispatch). */
