@@ -11,8 +11,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { ShardingManager } from '../dist/index.js'
-import { GatewaySimulator } from '../dist/simulator.js'
-import { OPTED_IN_BOT, UNMODIFIED_BOT, arg, randomToken } from './lib.mjs'
+import { OPTED_IN_BOT, UNMODIFIED_BOT, arg, randomToken, startSimulatorProcess } from './lib.mjs'
 
 const mode = arg('mode', 'workers')
 const who = arg('manager', 'ours')
@@ -24,8 +23,8 @@ if (!['processes', 'workers'].includes(mode) || !['ours', 'discord.js'].includes
 }
 
 const token = randomToken()
-const sim = new GatewaySimulator({ token, guilds: 1000, maxConcurrency: 4 })
-const { restUrl } = await sim.start({ port: 0, host: '127.0.0.1' })
+const sim = await startSimulatorProcess({ token, guilds: 1000, maxConcurrency: 4 })
+const { restUrl } = sim
 let evalAll
 let stop
 if (who === 'ours') {
@@ -63,7 +62,8 @@ function cpuByThread() {
   if (!existsSync('/proc/self/task')) return {}
   const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean)
   const out = {}
-  for (const pid of [String(process.pid), ...children]) {
+  // the simulator's process is not part of either manager
+  for (const pid of [String(process.pid), ...children.filter((pid) => pid !== String(sim.pid))]) {
     let tids = []
     try {
       tids = readdirSync(`/proc/${pid}/task`)

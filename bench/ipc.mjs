@@ -10,8 +10,7 @@
 // from one round trip, which would measure its cache instead of its IPC.
 import { fileURLToPath } from 'node:url'
 import { ShardingManager } from '../dist/index.js'
-import { GatewaySimulator } from '../dist/simulator.js'
-import { OPTED_IN_BOT, UNMODIFIED_BOT, machine, percentile, randomToken, ratio, runBenchCli, runScenarioStable, table, within } from './lib.mjs'
+import { OPTED_IN_BOT, UNMODIFIED_BOT, machine, percentile, randomToken, ratio, runBenchCli, runScenarioStable, startSimulatorProcess, table, within } from './lib.mjs'
 
 const SCRIPT = fileURLToPath(import.meta.url)
 const INSTANCES = 4
@@ -60,8 +59,8 @@ const summary = (times) => ({ p50: percentile(times, 50), p99: percentile(times,
 async function measure(s) {
   const token = randomToken()
   // max_concurrency 4: the four shards have four different identify keys and start together.
-  const sim = new GatewaySimulator({ token, guilds: GUILDS, maxConcurrency: INSTANCES })
-  const { restUrl } = await sim.start({ port: 0, host: '127.0.0.1' })
+  const sim = await startSimulatorProcess({ token, guilds: GUILDS, maxConcurrency: INSTANCES })
+  const { restUrl } = sim
   let stop = async () => {}
   try {
     let evalAll
@@ -107,7 +106,7 @@ async function measure(s) {
     const latency = summary(await within(sequential(LATENCY_CALLS, small), 120_000, 'latency run timed out'))
     const payloadLatency = summary(await within(sequential(PAYLOAD_CALLS, ids), 120_000, 'payload run timed out'))
     const elapsed = await within(concurrent(THROUGHPUT_CALLS, IN_FLIGHT, small), 120_000, 'throughput run timed out')
-    return { ...s, cold, latency, payloadLatency, payloadBytes, throughput: THROUGHPUT_CALLS / (elapsed / 1000), violations: sim.stats().violations.length }
+    return { ...s, cold, latency, payloadLatency, payloadBytes, throughput: THROUGHPUT_CALLS / (elapsed / 1000), violations: (await sim.stats()).violations.length }
   } finally {
     await within(stop(), 20_000, 'stop timed out').catch((e) => console.error(e.message))
     await sim.stop()

@@ -182,3 +182,42 @@ export async function runBenchCli(metaUrl, scenarios, measure, main) {
   const { results } = await main({ only: arg('only')?.split(','), verbose: flag('verbose'), rounds })
   process.exit(results.some((r) => r.error) ? 1 : 0)
 }
+
+/**
+ * Starts the gateway simulator in its own process (bench/sim-process.mjs) and resolves with its REST
+ * URL, `stats()` (the admin API's `/__sim/stats`) and `stop()`.
+ */
+export async function startSimulatorProcess(options) {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./sim-process.mjs', import.meta.url)), JSON.stringify(options)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  const restUrl = await within(
+    new Promise((resolve, reject) => {
+      let out = ''
+      child.stdout.setEncoding('utf8').on('data', (chunk) => {
+        out += chunk
+        const m = /@@sim-ready (\S+)\n/.exec(out)
+        if (m) resolve(m[1])
+      })
+      child.once('exit', (code) => reject(new Error(`the simulator process exited (${code}) before it listened`)))
+    }),
+    30_000,
+    'the simulator process did not listen within 30 s',
+  )
+  const admin = restUrl.replace(/\/api$/, '')
+  return {
+    restUrl,
+    pid: child.pid,
+    async stats() {
+      const res = await fetch(`${admin}/__sim/stats`)
+      if (!res.ok) throw new Error(`simulator stats: HTTP ${res.status}`)
+      return res.json()
+    },
+    stop() {
+      if (child.exitCode !== null) return Promise.resolve()
+      const gone = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      return gone
+    },
+  }
+}

@@ -1,8 +1,10 @@
 // Start-up benchmark: time from start to every shard ready, for real discord.js v14 bots against the
 // local gateway simulator with the real 5000 ms identify window, compared with the physical floor
 // (ceil(N/C)-1) × 5000 ms, with the floor plus the boot time of one instance (measured in the same run:
-// one instance running shard 0 of the same bot, start → ready), and with discord.js's own
-// ShardingManager on the same simulator.
+// one instance running shard 0 of the same bot, start → ready), with the floor plus the first round of
+// the one-shard-per-instance layouts booting together (C instances on the same cores: on a 2-vCPU
+// machine that takes about twice one boot), and with discord.js's own ShardingManager on the same
+// simulator. The simulator runs in a process of its own (bench/sim-process.mjs), like Discord's gateway.
 //
 //   npm run build && node bench/startup.mjs            every scenario (about 6 minutes)
 //   node bench/startup.mjs --only ours-boot-processes,ours-unmodified-processes-16x4-1pi
@@ -12,8 +14,7 @@
 //                                                      also print every spawn, identify grant and ready
 import { fileURLToPath } from 'node:url'
 import { ShardingManager } from '../dist/index.js'
-import { GatewaySimulator } from '../dist/simulator.js'
-import { OPTED_IN_BOT, UNMODIFIED_BOT, load, machine, randomToken, ratio, runBenchCli, runScenarioStable, secs, sleep, table, within } from './lib.mjs'
+import { OPTED_IN_BOT, UNMODIFIED_BOT, load, machine, randomToken, ratio, runBenchCli, runScenarioStable, secs, sleep, startSimulatorProcess, table, within } from './lib.mjs'
 
 const WINDOW_MS = 5000
 const GUILDS = 1000
@@ -23,12 +24,16 @@ const ours = (name, bot, mode, shards, concurrency, perInstance, extra = {}) => 
 
 /**
  * Every scenario: who manages the shards, which bot, N shards, max_concurrency C, shards per instance.
- * `role: 'boot'` measures one instance (shard 0 of an N-shard bot); `role: 'resume'` kills an instance
+ * `role: 'boot'` measures one instance (shard 0 of an N-shard bot); `role: 'first-round'` measures the
+ * first round of the 1-per-instance layouts alone (shards 0..C-1, one instance each, booting together on
+ * the same cores: the part of the start that no scheduler can shorten); `role: 'resume'` kills an instance
  * once everything is ready and measures its way back; `adapt: false` opts the bot out (key-aware waves).
  */
 export const SCENARIOS = [
   ours('ours-boot-processes', 'unmodified', 'processes', 16, 4, 1, { role: 'boot' }),
   ours('ours-boot-workers', 'unmodified', 'workers', 16, 4, 1, { role: 'boot' }),
+  ours('ours-first-round-processes', 'unmodified', 'processes', 16, 4, 1, { role: 'first-round' }),
+  ours('ours-first-round-workers', 'unmodified', 'workers', 16, 4, 1, { role: 'first-round' }),
   ours('ours-unmodified-processes-16x4-1pi', 'unmodified', 'processes', 16, 4, 1),
   ours('ours-unmodified-processes-16x4-4pi', 'unmodified', 'processes', 16, 4, 4),
   ours('ours-unmodified-workers-16x4-1pi', 'unmodified', 'workers', 16, 4, 1),
@@ -54,8 +59,8 @@ const bootOf = (mode) => `ours-boot-${mode}`
 /** Runs one scenario in this process; resolves with its measurements. */
 async function measure(s) {
   const token = randomToken()
-  const sim = new GatewaySimulator({ token, guilds: GUILDS, maxConcurrency: s.concurrency, windowMs: WINDOW_MS })
-  const { restUrl } = await sim.start({ port: 0, host: '127.0.0.1' })
+  const sim = await startSimulatorProcess({ token, guilds: GUILDS, maxConcurrency: s.concurrency, windowMs: WINDOW_MS })
+  const { restUrl } = sim
   const file = s.bot === 'opted-in' ? OPTED_IN_BOT : UNMODIFIED_BOT
   let stop = async () => {}
   let readyMs
@@ -66,7 +71,7 @@ async function measure(s) {
         file,
         mode: s.mode,
         // a boot scenario runs shard 0 of the same N-shard bot (same guilds per shard)
-        shards: s.role === 'boot' ? [0] : s.shards,
+        shards: s.role === 'boot' ? [0] : s.role === 'first-round' ? Array.from({ length: s.concurrency }, (_, i) => i) : s.shards,
         totalShards: s.shards,
         shardsPerInstance: s.perInstance,
         token,
@@ -111,7 +116,7 @@ async function measure(s) {
       readyMs = performance.now() - t0
       extra = { delayMs: 5500 }
     }
-    const stats = sim.stats()
+    const stats = await sim.stats()
     // Let the bots' own ready-time requests (the example bot calls fetchClientValues on 'clientReady')
     // settle before stopping: discord.js's manager throws (uncaught TypeError in Shard.send) when it
     // answers a shard it has just killed.
@@ -120,7 +125,7 @@ async function measure(s) {
     return {
       ...s,
       readyMs,
-      floorMs: s.role === 'boot' ? 0 : floorMs(s.shards, s.concurrency),
+      floorMs: s.role === 'boot' || s.role === 'first-round' ? 0 : floorMs(s.shards, s.concurrency),
       identifies: stats.identifyCount,
       violations: stats.violations.length,
       violationDetail: stats.violations.slice(0, 5),
@@ -141,7 +146,7 @@ async function measure(s) {
 /** Kills instance 1 (SIGKILL in processes, process.exit in a worker) and waits until it is ready again. */
 async function killAndResume(manager, sim) {
   await sleep(1500) // sessions reach the manager within a second of their last update
-  const before = sim.stats()
+  const before = await sim.stats()
   const victim = manager.status().machines[0].instances[1]
   const back = new Promise((resolve) => manager.on('instanceReady', (i) => i.id === 1 && resolve()))
   const t0 = performance.now()
@@ -150,16 +155,19 @@ async function killAndResume(manager, sim) {
   await within(back, 60_000, 'the killed instance was not ready again within 60 s')
   const backMs = performance.now() - t0
   const ready = await manager.broadcastEval((c) => c.isReady(), { instance: 1 })
-  const after = sim.stats()
+  const after = await sim.stats()
   return { backMs, resumes: after.resumes - before.resumes, identifies: after.identifyCount - before.identifyCount, ready, shards: victim.shards.length }
 }
 
 function report(results) {
   const byName = Object.fromEntries(results.filter((r) => !r.error).map((r) => [r.name, r]))
   const bootMs = (r) => byName[bootOf(r.mode)]?.readyMs
+  // the first round of a 1-per-instance layout, measured alone (same N, C and mode)
+  const firstRoundMs = (r) => (r.perInstance === 1 && r.shards === 16 && r.concurrency === 4 ? byName[`ours-first-round-${r.mode}`]?.readyMs : undefined)
   const rows = results.map((r) => {
-    if (r.error) return [r.name, r.bot, r.mode, `${r.shards}`, `${r.concurrency}`, 'FAILED', '', '', '', '', '', r.load, r.error.split('\n')[0]]
-    const boot = r.manager === 'ours' && r.role !== 'boot' ? bootMs(r) : undefined
+    if (r.error) return [r.name, r.bot, r.mode, `${r.shards}`, `${r.concurrency}`, 'FAILED', '', '', '', '', '', '', r.load, r.error.split('\n')[0]]
+    const boot = r.manager === 'ours' && !r.role ? bootMs(r) : undefined
+    const firstRound = r.manager === 'ours' && !r.role ? firstRoundMs(r) : undefined
     return [
       r.name,
       r.adapt === false ? 'unmodified, opted out' : r.bot,
@@ -170,15 +178,16 @@ function report(results) {
       secs(r.floorMs),
       r.floorMs > 0 ? ratio(r.readyMs, r.floorMs) : '—',
       boot !== undefined && r.floorMs > 0 ? ratio(r.readyMs, r.floorMs + boot) : '—',
+      firstRound !== undefined && r.floorMs > 0 ? ratio(r.readyMs, r.floorMs + firstRound) : '—',
       `${r.violations}`,
       `${r.duplicates}`,
       `${r.gatewayBotAsks ?? '?'}`,
       r.load,
-      r.manager === 'ours' ? `${r.role === 'boot' ? 'shard 0 alone' : `${r.perInstance}/instance`}, ${r.strategy}` : `1/process, delay ${r.delayMs} ms`,
+      r.manager === 'ours' ? `${r.role === 'boot' ? 'shard 0 alone' : r.role === 'first-round' ? `shards 0-${r.concurrency - 1}, 1/instance` : `${r.perInstance}/instance`}, ${r.strategy}` : `1/process, delay ${r.delayMs} ms`,
     ]
   })
   console.log(
-    table(['scenario', 'bot', 'mode', 'N', 'C', 'start → all ready', 'floor', 'ready / floor', 'ready / (floor + boot)', 'violations', 'dup. sessions', '/gateway/bot asks', 'load', 'layout'], rows),
+    table(['scenario', 'bot', 'mode', 'N', 'C', 'start → all ready', 'floor', 'ready / floor', 'ready / (floor + boot)', 'ready / (floor + first round)', 'violations', 'dup. sessions', '/gateway/bot asks', 'load', 'layout'], rows),
   )
 
   const resumes = results.filter((r) => r.resume)
