@@ -143,6 +143,9 @@ export function readChildMessage(msg: Envelope): ChildMessage {
     case LinkOps.IDENTIFY_SENT:
       if (typeof d.shardId !== 'number' || !Number.isInteger(d.shardId) || d.shardId < 0) return fail('expected { shardId }')
       return { op: 'identifySent', d: { shardId: d.shardId } }
+    case LinkOps.IDENTIFY_SETTLED:
+      if (typeof d.shardId !== 'number' || !Number.isInteger(d.shardId) || d.shardId < 0) return fail('expected { shardId }')
+      return { op: 'identifySettled', d: { shardId: d.shardId } }
     case LinkOps.EVENT:
       if (typeof d.name !== 'string' || !FORWARDED.has(d.name)) return fail(`unknown event ${show(d.name)}`)
       return { op: 'event', d: { name: d.name, args: d.args } }

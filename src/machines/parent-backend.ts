@@ -61,7 +61,11 @@ export class ParentBackend implements Backend {
         emit: this.emit,
         handleRequest: (kind, d, ctx) => this.serveChild(machine, kind, d, ctx),
         handleMessage: (msg) => this.onChildMessage(machine, msg),
-        onNewSession: () => machine.releaseHeldSlots(authority.gate),
+        onNewSession: () => {
+          machine.releaseHeldSlots(authority.gate)
+          // the previous session's answers (identify turns among them) will never arrive
+          authority.releaseHeldIdentifies((s) => machine.owns(s))
+        },
         releaseSlots: () => machine.releaseHeldSlots(authority.gate),
         sessionsFor: (shards, total) => Object.values(authority.sessionsFor(shards, total)),
         gatewayHandOver: () => authority.gatewayHandOver(),
@@ -242,6 +246,8 @@ export class ParentBackend implements Backend {
         continue
       }
       const slice = lost.slice
+      // the lost machine has fenced itself by now: a turn it was handed cannot be used any more
+      this.authority?.releaseHeldIdentifies((s) => lost.owns(s))
       lost.release(spare.id)
       spare.takeOver(slice)
       this.emit('machineFailover', { from: lost.id, to: spare.id, shards: [...slice.shards] })
@@ -257,7 +263,8 @@ export class ParentBackend implements Backend {
       case 'identify': {
         const shardId = field.shardId(d.shardId, machine)
         authority.noteIdentifies('coordinated', [shardId])
-        await authority.identify(shardId, ctx.signal)
+        // held until the child says it handed the turn over (identifySettled): see IdentifyScheduler
+        await authority.identify(shardId, ctx.signal, { hold: true })
         return null
       }
       case 'startSlot': {
@@ -306,6 +313,9 @@ export class ParentBackend implements Backend {
         return
       case 'identifySent':
         if (machine.owns(msg.d.shardId)) authority.identifySent(msg.d.shardId)
+        return
+      case 'identifySettled':
+        if (machine.owns(msg.d.shardId)) authority.identifySettled(msg.d.shardId)
         return
       case 'assigned':
         if ('refused' in msg.d) {

@@ -32,6 +32,12 @@ export const LinkOps = {
   UNCOORDINATED: 'uncoordinated',
   /** child → parent: a granted shard has sent its IDENTIFY (the key's next turn may come sooner). */
   IDENTIFY_SENT: 'identifySent',
+  /**
+   * child → parent: the child's identify call for this shard has settled: the turn was handed to the
+   * instance just now, or the call was given up and its turn will not be used. The parent holds the
+   * key's next turn until this arrives (a grant delayed on the link moves the key's next turn with it).
+   */
+  IDENTIFY_SETTLED: 'identifySettled',
 } as const
 
 /** The slice of the bot a child runs, derived from the point's childManagerOptions. */
@@ -88,6 +94,7 @@ export type ChildMessage =
   | { op: 'session'; d: { shardId: number; totalShards: number; session: SessionInfo | null } }
   | { op: 'uncoordinated'; d: { shards: number[] } }
   | { op: 'identifySent'; d: { shardId: number } }
+  | { op: 'identifySettled'; d: { shardId: number } }
   /** `args` are serialized with ipc/values.ts so errors and infos arrive intact. */
   | { op: 'event'; d: { name: string; args: unknown } }
   | { op: 'status'; d: StatusMessage }

@@ -73,7 +73,13 @@ export class RemoteHost implements InstanceHost {
 
   readonly root: RootServices = {
     identify: async (shardId, signal) => {
-      await this.callRoot('identify', { shardId }, signal)
+      try {
+        await this.callRoot('identify', { shardId }, signal)
+      } finally {
+        // The parent holds the key until it hears this: the turn is handed to the instance now (the
+        // instance uses it within its turn limit or asks again), or it was given up and never will be.
+        this.parent.send(LinkOps.IDENTIFY_SETTLED, { shardId })
+      }
       this.identifyTimes.set(shardId, monotonicNow())
     },
     // The parent spaces the key's next turn from this report's arrival, an upper bound of the send even

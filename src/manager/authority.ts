@@ -74,6 +74,9 @@ export class Authority implements RootServices {
     this.gate.on('mode', (mode) => emit('debug', `start gate: ${GATE_MODE_DEBUG[mode as string] ?? mode}`))
     // { shardId, key, at }: `at` on the authority's monotonic clock, so gaps between grants are exact.
     this.scheduler.on('grant', (grant) => emit('identifyGrant', grant))
+    this.scheduler.on('holdExpired', (h) =>
+      emit('debug', `identify turn of shard ${h.shardId} was not reported handed over within ${h.heldMs} ms; key ${h.key} takes turns again`),
+    )
     this.scheduler.on('budgetExhausted', (b) => emit('debug', `identify budget spent; identifies wait ${Math.round(Math.max(0, b.resetAt - systemClock.now()))} ms for the reset`))
     if (budget && budget.remaining < layout.shards.length) {
       emit('error', new Error(`only ${budget.remaining} identifies left today for ${layout.shards.length} shards; the rest wait for the budget reset in ${budget.resetAfter} ms`))
@@ -117,8 +120,19 @@ export class Authority implements RootServices {
     this.emit('debug', `identify budget refreshed: ${l.remaining} of ${l.total} left, reset in ${l.reset_after} ms`)
   }
 
-  identify(shardId: number, signal: AbortSignal): Promise<void> {
-    return this.scheduler.acquire(shardId, { signal }).then(() => this.gate.noteIdentify(shardId))
+  /** A turn for `shardId`; `hold` for a turn that crosses a machine link (released by `identifySettled`). */
+  identify(shardId: number, signal: AbortSignal, options: { hold?: boolean } = {}): Promise<void> {
+    return this.scheduler.acquire(shardId, { signal, hold: options.hold }).then(() => this.gate.noteIdentify(shardId))
+  }
+
+  /** The machine that asked for `shardId`'s held turn handed it to the instance, or gave it up. */
+  identifySettled(shardId: number): void {
+    this.scheduler.release(shardId)
+  }
+
+  /** A machine's link lost its messages (a new session): its held turns will never arrive. */
+  releaseHeldIdentifies(owns: (shardId: number) => boolean): void {
+    this.scheduler.releaseAll(this.scheduler.held().filter(owns))
   }
 
   identifySent(shardId: number): void {

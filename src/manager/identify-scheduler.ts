@@ -12,6 +12,14 @@
  * after the confirmation instead, sooner or later than that: the spacing then holds between the
  * real sends (a send that left late moves the next turn too), and the margin only has to absorb the
  * network's jitter.
+ *
+ * A grant that travels further before it is used (to a MACHINES child, over a link that can be slow
+ * or congested) is *held*: the key grants nothing more until the holder says the grant reached its
+ * end (`release`: the turn was handed to the instance, or will never be), and the next grant then
+ * waits `windowMs + marginMs` from that moment. A grant that sat a second behind a filled link thus
+ * moves its key's next turn by that second, instead of the next turn of the key (perhaps over a
+ * quicker link) landing within the window of the late one. A hold ends by itself after `holdLimitMs`
+ * (a holder that never answers must not stop a key forever).
  */
 import { EventEmitter } from 'node:events'
 import { AbortedError } from '../errors.js'
@@ -34,7 +42,12 @@ export interface IdentifySchedulerOptions {
   sentMarginMs?: number
   budget?: IdentifyBudget
   clock?: Clock
+  /** The longest a held grant keeps its key closed without a release (default 60 s). */
+  holdLimitMs?: number
 }
+
+/** Default `holdLimitMs`: beyond a machine link's heartbeat timeout (15 s) and a reconnect. */
+export const DEFAULT_HOLD_LIMIT_MS = 60_000
 
 export interface IdentifyGrant {
   shardId: number
@@ -46,6 +59,7 @@ interface Waiter {
   shardId: number
   resolve(grant: IdentifyGrant): void
   reject(err: Error): void
+  hold: boolean
   onAbort?: () => void
   signal?: AbortSignal
 }
@@ -55,6 +69,9 @@ interface KeyQueue {
   freeAt: number | null
   /** The shard granted last: only its report of a send moves the key's next grant. */
   lastShard: number | null
+  /** A held grant not released yet (see the class comment): the key grants nothing until then. */
+  heldBy: number | null
+  heldUntil: number
   waiters: Waiter[]
   timer: unknown
 }
@@ -64,6 +81,7 @@ export class IdentifyScheduler extends EventEmitter {
   readonly windowMs: number
   readonly marginMs: number
   readonly sentMarginMs: number
+  readonly holdLimitMs: number
   private readonly clock: Clock
   private readonly keys = new Map<number, KeyQueue>()
   private budget: IdentifyBudget | undefined
@@ -80,6 +98,7 @@ export class IdentifyScheduler extends EventEmitter {
     this.sentMarginMs = Math.min(options.sentMarginMs ?? options.marginMs, options.marginMs)
     this.budget = options.budget ? { ...options.budget } : undefined
     this.clock = options.clock ?? systemClock
+    this.holdLimitMs = options.holdLimitMs ?? DEFAULT_HOLD_LIMIT_MS
   }
 
   /** Effective spacing between two grants of one key. */
@@ -120,13 +139,14 @@ export class IdentifyScheduler extends EventEmitter {
     for (const key of this.keys.keys()) this.pump(key)
   }
 
-  acquire(shardId: number, options: { signal?: AbortSignal } = {}): Promise<IdentifyGrant> {
-    const { signal } = options
+  /** Queues for a turn; `hold: true` keeps the key closed after the grant until `release` (see the class comment). */
+  acquire(shardId: number, options: { signal?: AbortSignal; hold?: boolean } = {}): Promise<IdentifyGrant> {
+    const { signal, hold = false } = options
     if (signal?.aborted) return Promise.reject(new AbortedError(`identify of shard ${shardId} was cancelled`))
     const key = this.keyOf(shardId)
     const queue = this.queue(key)
     return new Promise<IdentifyGrant>((resolve, reject) => {
-      const waiter: Waiter = { shardId, resolve, reject, signal }
+      const waiter: Waiter = { shardId, resolve, reject, signal, hold }
       if (signal) {
         waiter.onAbort = () => {
           const i = queue.waiters.indexOf(waiter)
@@ -155,11 +175,44 @@ export class IdentifyScheduler extends EventEmitter {
     const key = this.keyOf(shardId)
     const queue = this.keys.get(key)
     if (!queue || queue.lastShard !== shardId) return
+    // a send implies the grant reached the shard
+    if (queue.heldBy === shardId) queue.heldBy = null
     const freeAt = this.clock.now() + this.windowMs + this.sentMarginMs
     if (queue.freeAt !== null && freeAt !== queue.freeAt) {
       queue.freeAt = freeAt
       if (queue.waiters.length > 0) this.pump(key)
     }
+  }
+
+  /**
+   * A held grant reached its end: handed to the shard's instance just now, or given up (it will never
+   * be used). The key's next grant comes at least `windowMs + marginMs` from now. Anything else (no
+   * hold, another shard's hold, a second release) is ignored.
+   */
+  release(shardId: number): void {
+    const key = this.keyOf(shardId)
+    const queue = this.keys.get(key)
+    if (!queue || queue.heldBy !== shardId) return
+    this.endHold(key, queue)
+  }
+
+  /** Held grants of these shards (a link that lost its messages, so none of them will arrive). */
+  releaseAll(shardIds: Iterable<number>): void {
+    for (const id of shardIds) this.release(id)
+  }
+
+  /** Shards whose grant is held now. */
+  held(): number[] {
+    const out: number[] = []
+    for (const q of this.keys.values()) if (q.heldBy !== null) out.push(q.heldBy)
+    return out
+  }
+
+  private endHold(key: number, queue: KeyQueue): void {
+    queue.heldBy = null
+    const freeAt = this.clock.now() + this.spacingMs
+    if (queue.freeAt === null || queue.freeAt < freeAt) queue.freeAt = freeAt
+    this.pump(key)
   }
 
   /**
@@ -205,7 +258,7 @@ export class IdentifyScheduler extends EventEmitter {
   private queue(key: number): KeyQueue {
     let q = this.keys.get(key)
     if (!q) {
-      q = { freeAt: null, lastShard: null, waiters: [], timer: null }
+      q = { freeAt: null, lastShard: null, heldBy: null, heldUntil: 0, waiters: [], timer: null }
       this.keys.set(key, q)
     }
     return q
@@ -217,8 +270,17 @@ export class IdentifyScheduler extends EventEmitter {
       this.clock.clearTimeout(queue.timer)
       queue.timer = null
     }
-    if (queue.waiters.length === 0) return
     const now = this.clock.now()
+    if (queue.heldBy !== null) {
+      if (now < queue.heldUntil) {
+        queue.timer = this.clock.setTimeout(() => this.pump(key), queue.heldUntil - now)
+        return
+      }
+      this.emit('holdExpired', { shardId: queue.heldBy, key, heldMs: this.holdLimitMs })
+      queue.heldBy = null
+      if (queue.freeAt === null || queue.freeAt < now + this.spacingMs) queue.freeAt = now + this.spacingMs
+    }
+    if (queue.waiters.length === 0) return
     const budgetWait = this.budgetWait(now)
     if (budgetWait > 0) {
       queue.timer = this.clock.setTimeout(() => this.pump(key), budgetWait)
@@ -232,13 +294,18 @@ export class IdentifyScheduler extends EventEmitter {
     const waiter = queue.waiters.shift()!
     queue.freeAt = now + this.spacingMs
     queue.lastShard = waiter.shardId
+    if (waiter.hold) {
+      queue.heldBy = waiter.shardId
+      queue.heldUntil = now + this.holdLimitMs
+    }
     this.awaitingSend.add(waiter.shardId)
     this.grants++
     if (this.budget) this.budget.remaining--
     const grant: IdentifyGrant = { shardId: waiter.shardId, key, at: now }
     this.emit('grant', grant)
     this.settle(waiter, null, grant)
-    if (queue.waiters.length > 0) queue.timer = this.clock.setTimeout(() => this.pump(key), this.spacingMs)
+    if (queue.heldBy !== null) queue.timer = this.clock.setTimeout(() => this.pump(key), this.holdLimitMs)
+    else if (queue.waiters.length > 0) queue.timer = this.clock.setTimeout(() => this.pump(key), this.spacingMs)
   }
 
   /** How long the daily budget makes every queue wait; 0 when an identify may go now. */

@@ -124,6 +124,36 @@ describe('MACHINES mode: every call settles', () => {
     await expect(parent.stop()).rejects.toMatchObject({ code: 'LINK_LOST' })
   })
 
+  it("a child's identify turn that reaches it late (a filled link) moves its key's next turn with it", async () => {
+    const port = await freePort()
+    const [c0] = certs.children
+    const fake = new LinkServer({ host: '127.0.0.1', port, nodeId: 'fake-child', tls: { cert: c0.certPath, key: c0.keyPath, trust: [certs.parent.certPath] } })
+    await fake.listen()
+    // windowMs 200, marginMs 0, maxConcurrency 2: shards 0 and 2 share key 0
+    const parent = parentManager(parentOptions(certs, [{ host: '127.0.0.1', port, cert: c0, mode: 'processes', from: 0, to: 3 }]))
+    const grants: Record<number, number> = {}
+    parent.on('identifyGrant', (g: any) => (grants[g.shardId] = g.at))
+    parent.start().catch(() => {})
+    await nextEvent(fake, 'up')
+    const answer = (id: number) => nextEvent<any>(fake, 'message', (m) => m.op === 'res' && m.id === id)
+    const first = answer(1)
+    fake.send({ v: 1, op: 'req', id: 1, k: 'identify', d: { shardId: 0 } })
+    expect((await first).d).toMatchObject({ ok: true })
+    const second = answer(2)
+    fake.send({ v: 1, op: 'req', id: 2, k: 'identify', d: { shardId: 2 } })
+    // the first turn "sits in the link" for three windows before the child hands it over
+    const firstAt = performance.now()
+    await expect.poll(() => performance.now() - firstAt > 600, { interval: 50 }).toBe(true)
+    expect(grants[2]).toBeUndefined() // the key stays closed while its last turn is on its way
+    const settledAt = performance.now()
+    fake.send({ v: 1, op: 'identifySettled', d: { shardId: 0 } })
+    expect((await second).d).toMatchObject({ ok: true })
+    // a full window after the turn was handed over (load can only make it later)
+    expect(grants[2]! - settledAt).toBeGreaterThanOrEqual(199)
+    await fake.close()
+    await parent.stop().catch(() => {})
+  })
+
   it("an instance's own broadcast with allowPartial gets LinkLostError entries for a machine that is unreachable", async () => {
     const [pa, pb] = [await freePort(), await freePort()]
     const [ca, cb] = certs.children

@@ -122,6 +122,61 @@ describe('IdentifyScheduler', () => {
     expect(new IdentifyScheduler({ maxConcurrency: 1, windowMs: 5000, marginMs: 50, sentMarginMs: 100 }).sentMarginMs).toBe(50)
   })
 
+  it('a held grant keeps its key closed until released, then spaces the next turn from the release', async () => {
+    const { clock, scheduler, grants } = setup(2, { marginMs: 250 })
+    void scheduler.acquire(0, { hold: true }) // to a machine over a slow link
+    void scheduler.acquire(2)
+    void scheduler.acquire(1) // another key is not held
+    await clock.advance(7000)
+    expect(grants.map((g) => [g.shard, g.at])).toEqual([
+      [0, 0],
+      [1, 0],
+    ])
+    // the grant reached its instance 7 s after it was made (a filled link)
+    scheduler.release(0)
+    scheduler.release(0) // a second release changes nothing
+    await clock.advance(5249)
+    expect(grants).toHaveLength(2)
+    await clock.advance(1)
+    expect(grants.map((g) => [g.shard, g.at])).toEqual([
+      [0, 0],
+      [1, 0],
+      [2, 12_250],
+    ])
+  })
+
+  it('a release that comes promptly keeps the grant\'s own spacing, and a send report releases the hold too', async () => {
+    const { clock, scheduler, grants } = setup(1, { marginMs: 250, sentMarginMs: 100 })
+    void scheduler.acquire(0, { hold: true })
+    void scheduler.acquire(1, { hold: true })
+    void scheduler.acquire(2)
+    await clock.advance(10)
+    scheduler.release(0)
+    await clock.advance(5300)
+    expect(grants.map((g) => g.at)).toEqual([0, 5260])
+    // shard 1's send report arrives without a release first: the hold ends, spacing from the report
+    await clock.advance(40)
+    scheduler.confirmSent(1)
+    await clock.advance(5100)
+    expect(grants.map((g) => g.at)).toEqual([0, 5260, 10_450]) // 5350 + 5000 + 100
+  })
+
+  it('a hold nobody releases ends after holdLimitMs, and says so', async () => {
+    const { clock, scheduler, grants } = setup(1, { holdLimitMs: 30_000 })
+    const expired: unknown[] = []
+    scheduler.on('holdExpired', (e) => expired.push(e))
+    void scheduler.acquire(0, { hold: true })
+    void scheduler.acquire(1)
+    await clock.advance(29_999)
+    expect(grants).toHaveLength(1)
+    await clock.advance(5001)
+    expect(grants.map((g) => g.at)).toEqual([0, 35_000])
+    expect(expired).toEqual([{ shardId: 0, key: 0, heldMs: 30_000 }])
+    // releasing another shard's grant, or the expired one, changes nothing
+    scheduler.releaseAll([0, 1, 7])
+    expect(grants).toHaveLength(2)
+  })
+
   it('close() rejects everything queued', async () => {
     const { scheduler } = setup(1)
     void scheduler.acquire(0)
