@@ -176,11 +176,12 @@ export class IdentifyScheduler extends EventEmitter {
     const queue = this.keys.get(key)
     if (!queue || queue.lastShard !== shardId) return
     // a send implies the grant reached the shard
-    if (queue.heldBy === shardId) queue.heldBy = null
+    const wasHeld = queue.heldBy === shardId
+    if (wasHeld) queue.heldBy = null
     const freeAt = this.clock.now() + this.windowMs + this.sentMarginMs
-    if (queue.freeAt !== null && freeAt !== queue.freeAt) {
+    if (queue.freeAt !== null && (wasHeld || freeAt !== queue.freeAt)) {
       queue.freeAt = freeAt
-      if (queue.waiters.length > 0) this.pump(key)
+      if (queue.waiters.length > 0 || wasHeld) this.pump(key)
     }
   }
 
