@@ -213,7 +213,11 @@ function report(results) {
   const targets = results
     .filter((r) => !r.error && r.manager === 'ours' && !r.role && r.floorMs > 0 && bootMs(r) !== undefined)
     .map((r) => ({ ours: r.name, theirs: `floor + boot (${secs(bootMs(r))})`, ratio: r.readyMs / (r.floorMs + bootMs(r)) }))
-  return { rows, pairs: [...pairs, ...targets] }
+  // What scheduling adds once the first round has booted: 1-per-instance layouts against floor + that round.
+  const afterFirstRound = results
+    .filter((r) => !r.error && r.manager === 'ours' && !r.role && r.floorMs > 0 && firstRoundMs(r) !== undefined)
+    .map((r) => ({ ours: r.name, theirs: `floor + first round (${secs(firstRoundMs(r))})`, ratio: r.readyMs / (r.floorMs + firstRoundMs(r)) }))
+  return { rows, pairs: [...pairs, ...targets, ...afterFirstRound] }
 }
 
 /** Runs the selected scenarios, each in its own process group; prints and returns the results. */
