@@ -5,6 +5,9 @@
 //   npm run build && node bench/ipc.mjs          every scenario, 3 rounds (about 7 minutes)
 //   node bench/ipc.mjs --only ours-processes --verbose --rounds 1
 //   node bench/ipc.mjs --scenario <name>         one scenario in this process (used by the runner)
+//   BENCH_EXECARGV='--min-semi-space-size=16' node bench/ipc.mjs
+//                                                the same node flags for every instance of both managers
+//                                                (replaces ours' default minSemiSpaceMb flag; see README)
 //
 // Every call carries a distinct context: discord.js answers concurrent calls with identical script text
 // from one round trip, which would measure its cache instead of its IPC.
@@ -75,6 +78,7 @@ async function measure(s) {
         api: restUrl,
         env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: token },
         respawn: false,
+        ...(process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ') } : {}),
       })
       manager.on('error', (e) => console.error('[manager error]', e.message))
       stop = () => manager.stop()
@@ -83,7 +87,7 @@ async function measure(s) {
     } else {
       const { ShardingManager: DjsShardingManager } = await import('discord.js')
       process.env.DISCORD_API_BASE = restUrl
-      const manager = new DjsShardingManager(UNMODIFIED_BOT, { totalShards: INSTANCES, token, mode: s.mode, respawn: false })
+      const manager = new DjsShardingManager(UNMODIFIED_BOT, { totalShards: INSTANCES, token, mode: s.mode, respawn: false, ...(process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ') } : {}) })
       stop = async () => {
         for (const shard of manager.shards.values()) shard.kill()
       }

@@ -7,6 +7,7 @@ import { ShardingError } from '../errors.js'
 import type { InstanceDriver } from '../modes/driver.js'
 import { ProcessDriver } from '../modes/processes.js'
 import { WorkerDriver } from '../modes/workers.js'
+import { youngGenerationArgs } from '../modes/young-generation.js'
 import { NO_DEADLINE, deadlineIn } from '../rpc/deadline.js'
 import type { CallContext } from '../rpc/endpoint.js'
 import { withDeadline } from '../rpc/scope.js'
@@ -38,7 +39,8 @@ export function instanceSettings(opts: ResolvedOptions, driver: InstanceDriver, 
     driver,
     file,
     env,
-    execArgv: opts.execArgv,
+    // the manager's own flags reach a forked instance too (see ProcessDriver), so they count as given
+    execArgv: driver.mode === 'processes' ? [...youngGenerationArgs(opts.minSemiSpaceMb, [...process.execArgv, ...opts.execArgv], process.env.NODE_OPTIONS), ...opts.execArgv] : opts.execArgv,
     args: opts.args,
     respawn: opts.respawn,
     restarts: opts.restarts,

@@ -13,6 +13,9 @@ import { bool, int, object, oneOf, optional, recordOf, schema, arrayOf, str } fr
 import { parseShards, type ShardsOption } from './shard-plan.js'
 import { START_STRATEGIES, type StartStrategy } from './start-gate.js'
 
+/** Default `minSemiSpaceMb`: see src/modes/young-generation.ts. */
+export const DEFAULT_MIN_SEMI_SPACE_MB = 16
+
 export interface RestartOptions {
   /** Respawns allowed per `interval` before `instanceGaveUp` (default 5). */
   max?: number
@@ -69,6 +72,11 @@ export interface ShardingManagerOptions {
   api?: string
   env?: Record<string, string>
   execArgv?: string[]
+  /**
+   * PROCESSES mode: the minimum young-generation semi-space of each instance process, MiB (default 16;
+   * null: V8's own sizing). Ignored when `execArgv` or NODE_OPTIONS already size it, and in WORKERS mode.
+   */
+  minSemiSpaceMb?: number | null
   /** argv for the client file. */
   args?: string[]
   respawn?: boolean
@@ -100,6 +108,7 @@ export interface ResolvedOptions {
   api: string
   env: Record<string, string>
   execArgv: string[]
+  minSemiSpaceMb: number | null
   args: string[]
   respawn: boolean
   restarts: Required<RestartOptions>
@@ -140,6 +149,7 @@ const optionsSchema = object({
   api: optional(str(), 'https://discord.com/api'),
   env: optional(recordOf(anyString), () => ({})),
   execArgv: optional(arrayOf(anyString, 1000), () => []),
+  minSemiSpaceMb: optional(schema<number | null>('an integer from 1 to 1024 (MiB), or null', (v, f) => (v === null ? null : int(1, 1024).parse(v, f))), DEFAULT_MIN_SEMI_SPACE_MB),
   args: optional(arrayOf(anyString, 1000), () => []),
   respawn: optional(bool(), true),
   restarts: optional(object(restartsShape)),
@@ -189,6 +199,7 @@ export function resolveOptions(raw: ShardingManagerOptions): ResolvedOptions {
     api: o.api!.replace(/\/+$/, ''),
     env: o.env!,
     execArgv: o.execArgv!,
+    minSemiSpaceMb: o.minSemiSpaceMb === undefined ? DEFAULT_MIN_SEMI_SPACE_MB : o.minSemiSpaceMb,
     args: o.args!,
     respawn: o.respawn!,
     restarts: withRestartDefaults(o.restarts ?? {}),

@@ -247,3 +247,39 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     rmSync(dir, { recursive: true, force: true })
   })
 })
+
+describe('the young generation of instance processes (minSemiSpaceMb)', () => {
+  // what each instance was started with, and how large V8 made its new space
+  const heapOf = (manager: ReturnType<typeof makeManager>): Promise<Array<{ flags: string[]; newSpaceMb: number }>> =>
+    manager.broadcastEval(async () => {
+      // (a dynamic import written here would be rewritten by the test runner before it is sent)
+      const v8 = await new Function('return import("node:v8")')()
+      const newSpace = v8.getHeapSpaceStatistics().find((s: { space_name: string }) => s.space_name === 'new_space')
+      return { flags: process.execArgv.filter((a) => /semi-space/.test(a)), newSpaceMb: newSpace.space_size / 2 ** 20 }
+    })
+
+  it('PROCESSES mode gives each instance a 16 MiB minimum semi-space by default, and V8 takes it', async () => {
+    const manager = makeManager({ mode: 'processes', shards: 2, shardsPerInstance: 1 })
+    await manager.start()
+    const heaps = await heapOf(manager)
+    expect(heaps.map((h) => h.flags)).toEqual([['--min-semi-space-size=16'], ['--min-semi-space-size=16']])
+    for (const h of heaps) expect(h.newSpaceMb).toBeGreaterThanOrEqual(16)
+  })
+
+  it("leaves V8's sizing alone with null, with the user's own young-generation flag, and in WORKERS mode", async () => {
+    const off = makeManager({ mode: 'processes', shards: 1, minSemiSpaceMb: null })
+    const own = makeManager({ mode: 'processes', shards: 1, execArgv: ['--max-semi-space-size=8'] })
+    const bigger = makeManager({ mode: 'processes', shards: 1, minSemiSpaceMb: 32 })
+    const workers = makeManager({ mode: 'workers', shards: 1 })
+    await Promise.all([off.start(), own.start(), bigger.start(), workers.start()])
+    expect((await heapOf(off))[0]!.flags).toEqual([])
+    expect((await heapOf(own))[0]!.flags).toEqual(['--max-semi-space-size=8'])
+    expect((await heapOf(bigger))[0]!.flags).toEqual(['--min-semi-space-size=32', '--max-semi-space-size=32'])
+    expect((await heapOf(workers))[0]!.flags).toEqual([])
+  })
+
+  it('rejects a size that is not a whole number of MiB from 1 to 1024, naming the field', () => {
+    expect(() => makeManager({ mode: 'processes', shards: 1, minSemiSpaceMb: 0 })).toThrow(/minSemiSpaceMb: expected an integer from 1 to 1024/)
+    expect(() => makeManager({ mode: 'processes', shards: 1, minSemiSpaceMb: '16' as never })).toThrow(/minSemiSpaceMb/)
+  })
+})
