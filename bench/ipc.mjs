@@ -5,9 +5,9 @@
 //   npm run build && node bench/ipc.mjs          every scenario, 3 rounds (about 7 minutes)
 //   node bench/ipc.mjs --only ours-processes --verbose --rounds 1
 //   node bench/ipc.mjs --scenario <name>         one scenario in this process (used by the runner)
-//   BENCH_EXECARGV='--min-semi-space-size=16' node bench/ipc.mjs
+//   BENCH_EXECARGV='--semi-space-growth-factor=8' node bench/ipc.mjs
 //                                                the same node flags for every instance of both managers
-//                                                (replaces ours' default minSemiSpaceMb flag; see README)
+//                                                (replaces ours' default semiSpaceGrowthFactor flag; see README)
 //
 // Every call carries a distinct context: discord.js answers concurrent calls with identical script text
 // from one round trip, which would measure its cache instead of its IPC.

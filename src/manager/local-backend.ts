@@ -40,7 +40,7 @@ export function instanceSettings(opts: ResolvedOptions, driver: InstanceDriver, 
     file,
     env,
     // the manager's own flags reach a forked instance too (see ProcessDriver), so they count as given
-    execArgv: driver.mode === 'processes' ? [...youngGenerationArgs(opts.minSemiSpaceMb, [...process.execArgv, ...opts.execArgv], process.env.NODE_OPTIONS), ...opts.execArgv] : opts.execArgv,
+    execArgv: driver.mode === 'processes' ? [...youngGenerationArgs(opts.semiSpaceGrowthFactor, [...process.execArgv, ...opts.execArgv], process.env.NODE_OPTIONS), ...opts.execArgv] : opts.execArgv,
     args: opts.args,
     respawn: opts.respawn,
     restarts: opts.restarts,

@@ -13,8 +13,8 @@ import { bool, int, object, oneOf, optional, recordOf, schema, arrayOf, str } fr
 import { parseShards, type ShardsOption } from './shard-plan.js'
 import { START_STRATEGIES, type StartStrategy } from './start-gate.js'
 
-/** Default `minSemiSpaceMb`: see src/modes/young-generation.ts. */
-export const DEFAULT_MIN_SEMI_SPACE_MB = 16
+/** Default `semiSpaceGrowthFactor`: see src/modes/young-generation.ts. */
+export const DEFAULT_SEMI_SPACE_GROWTH_FACTOR = 8
 
 export interface RestartOptions {
   /** Respawns allowed per `interval` before `instanceGaveUp` (default 5). */
@@ -73,10 +73,11 @@ export interface ShardingManagerOptions {
   env?: Record<string, string>
   execArgv?: string[]
   /**
-   * PROCESSES mode: the minimum young-generation semi-space of each instance process, MiB (default 16;
-   * null: V8's own sizing). Ignored when `execArgv` or NODE_OPTIONS already size it, and in WORKERS mode.
+   * PROCESSES mode: how fast each instance process grows its young generation (V8's
+   * `--semi-space-growth-factor`, default 8; null: V8's own 2). Not added when `execArgv` or
+   * NODE_OPTIONS already size the young generation; never in WORKERS mode.
    */
-  minSemiSpaceMb?: number | null
+  semiSpaceGrowthFactor?: number | null
   /** argv for the client file. */
   args?: string[]
   respawn?: boolean
@@ -108,7 +109,7 @@ export interface ResolvedOptions {
   api: string
   env: Record<string, string>
   execArgv: string[]
-  minSemiSpaceMb: number | null
+  semiSpaceGrowthFactor: number | null
   args: string[]
   respawn: boolean
   restarts: Required<RestartOptions>
@@ -149,7 +150,7 @@ const optionsSchema = object({
   api: optional(str(), 'https://discord.com/api'),
   env: optional(recordOf(anyString), () => ({})),
   execArgv: optional(arrayOf(anyString, 1000), () => []),
-  minSemiSpaceMb: optional(schema<number | null>('an integer from 1 to 1024 (MiB), or null', (v, f) => (v === null ? null : int(1, 1024).parse(v, f))), DEFAULT_MIN_SEMI_SPACE_MB),
+  semiSpaceGrowthFactor: optional(schema<number | null>('an integer from 2 to 64, or null', (v, f) => (v === null ? null : int(2, 64).parse(v, f))), DEFAULT_SEMI_SPACE_GROWTH_FACTOR),
   args: optional(arrayOf(anyString, 1000), () => []),
   respawn: optional(bool(), true),
   restarts: optional(object(restartsShape)),
@@ -199,7 +200,7 @@ export function resolveOptions(raw: ShardingManagerOptions): ResolvedOptions {
     api: o.api!.replace(/\/+$/, ''),
     env: o.env!,
     execArgv: o.execArgv!,
-    minSemiSpaceMb: o.minSemiSpaceMb === undefined ? DEFAULT_MIN_SEMI_SPACE_MB : o.minSemiSpaceMb,
+    semiSpaceGrowthFactor: o.semiSpaceGrowthFactor === undefined ? DEFAULT_SEMI_SPACE_GROWTH_FACTOR : o.semiSpaceGrowthFactor,
     args: o.args!,
     respawn: o.respawn!,
     restarts: withRestartDefaults(o.restarts ?? {}),
