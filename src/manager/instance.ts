@@ -34,6 +34,8 @@ export interface InstanceSettings {
   file: string
   env: Record<string, string>
   execArgv: string[]
+  /** Speed-only node flags (SpawnSpec.tuningArgs). */
+  tuningArgs?: string[]
   args: string[]
   respawn: boolean
   restarts: ResolvedOptions['restarts']
@@ -265,7 +267,7 @@ export class Instance {
     this.djsFatalClose = false
     let child: ChildHandle
     try {
-      child = this.settings.driver.spawn({ file: this.settings.file, env, execArgv: this.settings.execArgv, args: this.settings.args })
+      child = this.settings.driver.spawn({ file: this.settings.file, env, execArgv: this.settings.execArgv, tuningArgs: this.settings.tuningArgs, args: this.settings.args })
     } catch (err) {
       this.host.emitEvent('error', new ShardingError('SPAWN_FAILED', `instance ${this.id} could not be spawned: ${(err as Error).message}`, { cause: err }))
       return this.onExit(gen, { code: null, signal: null, error: err as Error })
@@ -368,6 +370,7 @@ export class Instance {
     this.monitor.stopped()
     this.releaseSlot('failed')
     const reason = exitReason(exit, this.lastCrash, stopping)
+    if (exit.note) this.host.emitEvent('debug', `instance ${this.id}: ${exit.note}`)
     this.host.emitEvent('instanceDeath', { ...this.info(), code: exit.code, signal: exit.signal, reason })
     for (const w of this.stopWaiters.splice(0)) w()
 
