@@ -28,14 +28,16 @@ const { restUrl } = sim
 let evalAll
 let stop
 if (who === 'ours') {
-  const manager = new ShardingManager({ file: OPTED_IN_BOT, mode, shards: 4, shardsPerInstance: 1, token, passToken: true, api: restUrl, env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: token }, respawn: false })
+  const manager = new ShardingManager({ file: OPTED_IN_BOT, mode, shards: 4, shardsPerInstance: 1, token, passToken: true, api: restUrl, env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: token }, respawn: false, ...(process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ') } : {}) })
   await manager.start()
   evalAll = (fn, context) => manager.broadcastEval(fn, { context })
   stop = () => manager.stop()
 } else {
   const { ShardingManager: DjsShardingManager } = await import('discord.js')
   process.env.DISCORD_API_BASE = restUrl
-  const manager = new DjsShardingManager(UNMODIFIED_BOT, { totalShards: 4, token, mode: mode === 'workers' ? 'worker' : 'process', respawn: false })
+  // BENCH_EXECARGV: node flags for every instance of either manager (as in bench/ipc.mjs)
+  const execArgv = process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ') } : {}
+  const manager = new DjsShardingManager(UNMODIFIED_BOT, { totalShards: 4, token, mode: mode === 'workers' ? 'worker' : 'process', respawn: false, ...execArgv })
   await manager.spawn({ delay: 0 })
   evalAll = (fn, context) => manager.broadcastEval(fn, { context })
   stop = async () => {
