@@ -314,7 +314,17 @@ export class ChildBackend extends PoolBackend implements Backend {
     // A range moved here from a lost machine: its sessions, so the shards RESUME.
     for (const s of a.sessions) host.sessions.update(s.shardId, s.shardCount, s)
     const driver = driverFor(a.mode)
-    const settings = instanceSettings({ ...this.opts, env: { ...this.opts.env, ...a.env }, execArgv: [...this.opts.execArgv, ...a.execArgv], args: a.args.length ? a.args : this.opts.args }, driver, file)
+    const settings = instanceSettings(
+      {
+        ...this.opts,
+        env: { ...this.opts.env, ...a.env },
+        execArgv: [...this.opts.execArgv, ...a.execArgv],
+        semiSpaceGrowthFactor: a.semiSpaceGrowthFactor === undefined ? this.opts.semiSpaceGrowthFactor : a.semiSpaceGrowthFactor,
+        args: a.args.length ? a.args : this.opts.args,
+      },
+      driver,
+      file,
+    )
     settings.respawn = a.respawn
     settings.restarts = a.restarts
     settings.timeouts = a.timeouts

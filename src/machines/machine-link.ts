@@ -307,6 +307,7 @@ export class MachineLink {
       firstInstanceId: slice.firstInstanceId,
       env: { ...o.env, ...(cmo.env ?? {}) },
       execArgv: cmo.execArgv ?? o.execArgv,
+      semiSpaceGrowthFactor: cmo.semiSpaceGrowthFactor === undefined ? o.semiSpaceGrowthFactor : cmo.semiSpaceGrowthFactor,
       args: cmo.args ?? o.args,
       respawn: cmo.respawn ?? o.respawn,
       restarts: { ...o.restarts, ...(cmo.restarts ?? {}) },

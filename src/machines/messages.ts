@@ -9,7 +9,7 @@ import type { Envelope } from '../ipc/envelope.js'
 import type { Target } from '../ipc/targets.js'
 import type { InstanceAction } from '../manager/instance-channel.js'
 import { withRestartDefaults, withTimeoutDefaults } from '../manager/options.js'
-import { anyString, restartsShape, timeoutsShape } from '../options/common.js'
+import { anyString, restartsShape, semiSpaceGrowthFactor, timeoutsShape } from '../options/common.js'
 import { arrayOf, bool, int, isPlainObject, object, oneOf, optional, recordOf, schema, show, str } from '../options/schema.js'
 import { OptionsError } from '../errors.js'
 import type { SessionInfo } from '../runtime/context.js'
@@ -33,6 +33,7 @@ const assignmentSchema = object({
   firstInstanceId: int(0, 100_000_000),
   env: recordOf(anyString, 1000),
   execArgv: arrayOf(anyString, 100),
+  semiSpaceGrowthFactor: optional(semiSpaceGrowthFactor),
   args: arrayOf(anyString, 100),
   respawn: bool(),
   restarts: object(restartsShape),

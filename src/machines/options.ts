@@ -11,7 +11,7 @@ import { ChildShardingModes, DEFAULT_CHILD_PORT, type ChildShardingMode } from '
 import { OptionsError } from '../errors.js'
 import { arrayOf, bool, int, object, oneOf, optional, recordOf, schema, str, type Schema } from '../options/schema.js'
 import type { RestartOptions, TimeoutOptions } from '../manager/options.js'
-import { anyString, restartsShape, timeoutsShape } from '../options/common.js'
+import { anyString, restartsShape, semiSpaceGrowthFactor, timeoutsShape } from '../options/common.js'
 import { parseShards, type ShardsOption } from '../manager/shard-plan.js'
 import { fingerprintOf } from '../net/trust.js'
 import { DEFAULT_ASSIGNMENT_LIMITS, type AssignmentLimits } from './limits.js'
@@ -38,6 +38,8 @@ export interface ChildManagerOptions {
   shardsPerInstance?: number
   env?: Record<string, string>
   execArgv?: string[]
+  /** The child's `semiSpaceGrowthFactor` (PROCESSES mode on that machine); default: the parent's. */
+  semiSpaceGrowthFactor?: number | null
   args?: string[]
   respawn?: boolean
   restarts?: RestartOptions
@@ -180,6 +182,7 @@ const childManagerOptionsSchema = object({
   shardsPerInstance: optional(int(1, 10_000), 1),
   env: optional(recordOf(anyString)),
   execArgv: optional(arrayOf(anyString, 1000)),
+  semiSpaceGrowthFactor: optional(semiSpaceGrowthFactor),
   args: optional(arrayOf(anyString, 1000)),
   respawn: optional(bool()),
   restarts: optional(object(restartsShape)),

@@ -50,6 +50,8 @@ export interface Assignment {
   firstInstanceId: number
   env: Record<string, string>
   execArgv: string[]
+  /** The child's instances' young-generation growth (absent: the child's own option, from an older parent). */
+  semiSpaceGrowthFactor?: number | null
   args: string[]
   respawn: boolean
   restarts: ResolvedOptions['restarts']

@@ -8,7 +8,7 @@ import { isAbsolute, resolve } from 'node:path'
 import { ShardingManagerModes, type ShardingManagerMode } from '../constants.js'
 import { OptionsError } from '../errors.js'
 import { resolveMachinesOptions, type MachinesOptions, type ResolvedMachines } from '../machines/options.js'
-import { anyString, restartsShape, timeoutsShape } from '../options/common.js'
+import { anyString, restartsShape, semiSpaceGrowthFactor, timeoutsShape } from '../options/common.js'
 import { bool, int, object, oneOf, optional, recordOf, schema, arrayOf, str } from '../options/schema.js'
 import { parseShards, type ShardsOption } from './shard-plan.js'
 import { START_STRATEGIES, type StartStrategy } from './start-gate.js'
@@ -150,7 +150,7 @@ const optionsSchema = object({
   api: optional(str(), 'https://discord.com/api'),
   env: optional(recordOf(anyString), () => ({})),
   execArgv: optional(arrayOf(anyString, 1000), () => []),
-  semiSpaceGrowthFactor: optional(schema<number | null>('an integer from 2 to 64, or null', (v, f) => (v === null ? null : int(2, 64).parse(v, f))), DEFAULT_SEMI_SPACE_GROWTH_FACTOR),
+  semiSpaceGrowthFactor: optional(semiSpaceGrowthFactor, DEFAULT_SEMI_SPACE_GROWTH_FACTOR),
   args: optional(arrayOf(anyString, 1000), () => []),
   respawn: optional(bool(), true),
   restarts: optional(object(restartsShape)),

@@ -30,17 +30,17 @@ describe('MACHINES mode', () => {
     await childManager(c2, [certs.parent.certPath], '127.0.0.1', p2).start()
 
     const windowMs = 300
-    const parent = parentManager(
-      parentOptions(
-        certs,
-        [
-          { host: '127.0.0.1', port: p0, cert: c0, mode: 'PROCESSES', from: 0, to: 3 },
-          { host: '::1', port: p1, cert: c1, mode: 'workers', from: 4, to: 7 },
-          { host: '127.0.0.1', port: p2, cert: c2, mode: 'processes', from: 8, to: 11 },
-        ],
-        { identify: { windowMs, marginMs: 0, maxConcurrency: 2 }, env: { FIXTURE_IDENTIFY: '1' } },
-      ),
+    const options = parentOptions(
+      certs,
+      [
+        { host: '127.0.0.1', port: p0, cert: c0, mode: 'PROCESSES', from: 0, to: 3 },
+        { host: '::1', port: p1, cert: c1, mode: 'workers', from: 4, to: 7 },
+        { host: '127.0.0.1', port: p2, cert: c2, mode: 'processes', from: 8, to: 11 },
+      ],
+      { identify: { windowMs, marginMs: 0, maxConcurrency: 2 }, env: { FIXTURE_IDENTIFY: '1' } },
     )
+    ;(options.machines.points[2]!.childManagerOptions as Record<string, unknown>).semiSpaceGrowthFactor = 4
+    const parent = parentManager(options)
     const connected: string[] = []
     const readyMachines: string[] = []
     parent.on('machineConnect', (m) => connected.push(m.machine))
@@ -94,6 +94,11 @@ describe('MACHINES mode', () => {
     const message = nextEvent<any>(parent, 'message')
     await parent.broadcastEval((c) => c.send('to the root'), { instance: 3 })
     expect(await message).toBe('to the root')
+
+    // the parent's young-generation setting reaches each machine's instance processes, a point's own wins
+    expect(await parent.broadcastEval(() => process.execArgv.filter((a) => a.includes('semi-space')))).toEqual([
+      ['--semi-space-growth-factor=8'], ['--semi-space-growth-factor=8'], [], [], ['--semi-space-growth-factor=4'], ['--semi-space-growth-factor=4'],
+    ])
 
     // stop: shards stop everywhere, children return to standby
     await parent.stop()
