@@ -14,7 +14,7 @@ import { parseShards, type ShardsOption } from './shard-plan.js'
 import { START_STRATEGIES, type StartStrategy } from './start-gate.js'
 
 /** Default `semiSpaceGrowthFactor`: see src/modes/young-generation.ts. */
-export const DEFAULT_SEMI_SPACE_GROWTH_FACTOR = 8
+export const DEFAULT_SEMI_SPACE_GROWTH_FACTOR = 4
 
 export interface RestartOptions {
   /** Respawns allowed per `interval` before `instanceGaveUp` (default 5). */
@@ -74,7 +74,7 @@ export interface ShardingManagerOptions {
   execArgv?: string[]
   /**
    * PROCESSES mode: how fast each instance process grows its young generation (V8's
-   * `--semi-space-growth-factor`, default 8; null: V8's own 2). Not added when `execArgv` or
+   * `--semi-space-growth-factor`, default 4; null: V8's own 2). Not added when `execArgv` or
    * NODE_OPTIONS already size the young generation; never in WORKERS mode.
    */
   semiSpaceGrowthFactor?: number | null

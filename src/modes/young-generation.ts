@@ -2,11 +2,11 @@
  * The young generation of an instance process. V8 starts it at 1 MiB and doubles it on demand, and
  * an instance process answering the manager's calls then spends markedly longer per call than one
  * whose young generation grew faster while it booted (measured on a 2-vCPU VM with 4 discord.js
- * instances: broadcastEval p50 0.24-0.28 → 0.17-0.23 ms, p99 0.8-1.2 → 0.63-0.67 ms with a growth
- * factor of 8; discord.js's own shard processes gain as much with the same flag; BENCHMARKS.md). A
- * fixed 16 MiB minimum (`--min-semi-space-size`) gains as much but makes every boot ~0.1 s slower; the
- * growth factor does not. Either way the young generation ends at V8's usual ceiling, about 8 MiB more
- * resident memory per process. So PROCESSES mode passes `--semi-space-growth-factor` to each instance
+ * instances, steady broadcastEval p50: V8's factor 2 0.19-0.25 ms, 4 0.14-0.18 ms, 8 0.14-0.19 ms;
+ * discord.js's own shard processes gain as much with such a flag; BENCHMARKS.md). Factor 8 also slows
+ * the first ~3,000 calls after a start (cold p50 0.34-0.37 against 0.20-0.28 ms), 4 does not; a fixed
+ * 16 MiB minimum (`--min-semi-space-size`) gains as much but makes every boot ~0.1 s slower. Either way
+ * the young generation ends at V8's usual ceiling, about 8 MiB more resident memory per process. So PROCESSES mode passes `--semi-space-growth-factor` to each instance
  * unless the user sized the young generation. Worker threads cannot take V8 flags of their own (they
  * share the process's), so WORKERS mode leaves them alone.
  */

@@ -253,21 +253,21 @@ describe('the young generation of instance processes (semiSpaceGrowthFactor)', (
   const flagsOf = (manager: ReturnType<typeof makeManager>): Promise<string[][]> =>
     manager.broadcastEval(() => process.execArgv.filter((a) => /semi[-_]space/.test(a)))
 
-  it('PROCESSES mode starts each instance with a young generation that grows 8 times at a time', async () => {
+  it('PROCESSES mode starts each instance with a young generation that grows 4 times at a time', async () => {
     const manager = makeManager({ mode: 'processes', shards: 2, shardsPerInstance: 1 })
     await manager.start()
-    expect(await flagsOf(manager)).toEqual([['--semi-space-growth-factor=8'], ['--semi-space-growth-factor=8']])
+    expect(await flagsOf(manager)).toEqual([['--semi-space-growth-factor=4'], ['--semi-space-growth-factor=4']])
   })
 
   it("leaves V8's sizing alone with null, with the user's own young-generation flag, and in WORKERS mode", async () => {
     const off = makeManager({ mode: 'processes', shards: 1, semiSpaceGrowthFactor: null })
     const own = makeManager({ mode: 'processes', shards: 1, execArgv: ['--min-semi-space-size=4'] })
-    const other = makeManager({ mode: 'processes', shards: 1, semiSpaceGrowthFactor: 4 })
+    const other = makeManager({ mode: 'processes', shards: 1, semiSpaceGrowthFactor: 8 })
     const workers = makeManager({ mode: 'workers', shards: 1 })
     await Promise.all([off.start(), own.start(), other.start(), workers.start()])
     expect(await flagsOf(off)).toEqual([[]])
     expect(await flagsOf(own)).toEqual([['--min-semi-space-size=4']])
-    expect(await flagsOf(other)).toEqual([['--semi-space-growth-factor=4']])
+    expect(await flagsOf(other)).toEqual([['--semi-space-growth-factor=8']])
     expect(await flagsOf(workers)).toEqual([[]])
   })
 

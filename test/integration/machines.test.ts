@@ -39,7 +39,7 @@ describe('MACHINES mode', () => {
       ],
       { identify: { windowMs, marginMs: 0, maxConcurrency: 2 }, env: { FIXTURE_IDENTIFY: '1' } },
     )
-    ;(options.machines.points[2]!.childManagerOptions as Record<string, unknown>).semiSpaceGrowthFactor = 4
+    ;(options.machines.points[2]!.childManagerOptions as Record<string, unknown>).semiSpaceGrowthFactor = 8
     const parent = parentManager(options)
     const connected: string[] = []
     const readyMachines: string[] = []
@@ -97,7 +97,7 @@ describe('MACHINES mode', () => {
 
     // the parent's young-generation setting reaches each machine's instance processes, a point's own wins
     expect(await parent.broadcastEval(() => process.execArgv.filter((a) => a.includes('semi-space')))).toEqual([
-      ['--semi-space-growth-factor=8'], ['--semi-space-growth-factor=8'], [], [], ['--semi-space-growth-factor=4'], ['--semi-space-growth-factor=4'],
+      ['--semi-space-growth-factor=4'], ['--semi-space-growth-factor=4'], [], [], ['--semi-space-growth-factor=8'], ['--semi-space-growth-factor=8'],
     ])
 
     // stop: shards stop everywhere, children return to standby
