@@ -3,10 +3,11 @@
  * an instance process answering the manager's calls then spends markedly longer per call than one
  * whose young generation grew faster while it booted (measured on a 2-vCPU VM with 4 discord.js
  * instances, steady broadcastEval p50: V8's factor 2 0.19-0.25 ms, 4 0.14-0.18 ms, 8 0.14-0.19 ms;
- * discord.js's own shard processes gain as much with such a flag; BENCHMARKS.md). Factor 8 also slows
- * the first ~3,000 calls after a start (cold p50 0.34-0.37 against 0.20-0.28 ms), 4 does not; a fixed
- * 16 MiB minimum (`--min-semi-space-size`) gains as much but makes every boot ~0.1 s slower. Either way
- * the young generation ends at V8's usual ceiling, about 8 MiB more resident memory per process. So PROCESSES mode passes `--semi-space-growth-factor` to each instance
+ * discord.js's own shard processes gain as much with such a flag; BENCHMARKS.md). It has to be there
+ * from the boot: set once the bot is ready, it gains nothing. Costs: loading discord.js takes ~0.08 s
+ * longer, and about 8 MiB more resident memory per process (the young generation ends at V8's usual
+ * ceiling either way). Factor 8 also slows the first ~3,000 calls after a start (cold p50 0.34-0.37
+ * against 0.20-0.28 ms), 4 does not; a fixed 16 MiB minimum (`--min-semi-space-size`) boots slower still. So PROCESSES mode passes `--semi-space-growth-factor` to each instance
  * unless the user sized the young generation. Worker threads cannot take V8 flags of their own (they
  * share the process's), so WORKERS mode leaves them alone.
  */
