@@ -132,7 +132,7 @@ export class Authority implements RootServices {
 
   /** A machine's link lost its messages (a new session): its held turns will never arrive. */
   releaseHeldIdentifies(owns: (shardId: number) => boolean): void {
-    this.scheduler.releaseAll(this.scheduler.held().filter(owns))
+    this.scheduler.releaseHeld(owns)
   }
 
   identifySent(shardId: number): void {

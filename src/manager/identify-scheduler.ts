@@ -194,26 +194,19 @@ export class IdentifyScheduler extends EventEmitter {
     const key = this.keyOf(shardId)
     const queue = this.keys.get(key)
     if (!queue || queue.heldBy !== shardId) return
-    this.endHold(key, queue)
-  }
-
-  /** Held grants of these shards (a link that lost its messages, so none of them will arrive). */
-  releaseAll(shardIds: Iterable<number>): void {
-    for (const id of shardIds) this.release(id)
-  }
-
-  /** Shards whose grant is held now. */
-  held(): number[] {
-    const out: number[] = []
-    for (const q of this.keys.values()) if (q.heldBy !== null) out.push(q.heldBy)
-    return out
-  }
-
-  private endHold(key: number, queue: KeyQueue): void {
-    queue.heldBy = null
-    const freeAt = this.clock.now() + this.spacingMs
-    if (queue.freeAt === null || queue.freeAt < freeAt) queue.freeAt = freeAt
+    this.endHold(queue, this.clock.now())
     this.pump(key)
+  }
+
+  /** Releases every held grant whose shard `matches` (a link that lost its messages: none of them will arrive). */
+  releaseHeld(matches: (shardId: number) => boolean): void {
+    for (const queue of this.keys.values()) if (queue.heldBy !== null && matches(queue.heldBy)) this.release(queue.heldBy)
+  }
+
+  /** The key may grant again, a full spacing after `now` at the soonest. */
+  private endHold(queue: KeyQueue, now: number): void {
+    queue.heldBy = null
+    if (queue.freeAt === null || queue.freeAt < now + this.spacingMs) queue.freeAt = now + this.spacingMs
   }
 
   /**
@@ -278,8 +271,7 @@ export class IdentifyScheduler extends EventEmitter {
         return
       }
       this.emit('holdExpired', { shardId: queue.heldBy, key, heldMs: this.holdLimitMs })
-      queue.heldBy = null
-      if (queue.freeAt === null || queue.freeAt < now + this.spacingMs) queue.freeAt = now + this.spacingMs
+      this.endHold(queue, now)
     }
     if (queue.waiters.length === 0) return
     const budgetWait = this.budgetWait(now)

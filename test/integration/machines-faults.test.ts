@@ -37,6 +37,19 @@ function parentProcess(options: unknown): ChildProcess {
   return proc
 }
 
+/**
+ * A scripted child: a bare link server with the child's certificate, and a parent (in this process)
+ * that assigns it shards `0..to` (not started yet).
+ */
+async function scriptedChild(to: number) {
+  const port = await freePort()
+  const [c0] = certs.children
+  const fake = new LinkServer({ host: '127.0.0.1', port, nodeId: 'fake-child', tls: { cert: c0.certPath, key: c0.keyPath, trust: [certs.parent.certPath] } })
+  await fake.listen()
+  const parent = parentManager(parentOptions(certs, [{ host: '127.0.0.1', port, cert: c0, mode: 'processes', from: 0, to }]))
+  return { fake, parent }
+}
+
 describe('MACHINES mode: every call settles', () => {
   it.each([
     ['throw', /died \d+ times within/],
@@ -93,11 +106,7 @@ describe('MACHINES mode: every call settles', () => {
   })
 
   it('a child that sends malformed messages gets refusals, never a crashed parent', async () => {
-    const port = await freePort()
-    const [c0] = certs.children
-    const fake = new LinkServer({ host: '127.0.0.1', port, nodeId: 'fake-child', tls: { cert: c0.certPath, key: c0.keyPath, trust: [certs.parent.certPath] } })
-    await fake.listen()
-    const parent = parentManager(parentOptions(certs, [{ host: '127.0.0.1', port, cert: c0, mode: 'processes', from: 0, to: 1 }]))
+    const { fake, parent } = await scriptedChild(1)
     const errors: any[] = []
     parent.on('machineError', (e) => errors.push(e))
     const started = parent.start()
@@ -125,12 +134,8 @@ describe('MACHINES mode: every call settles', () => {
   })
 
   it("a child's identify turn that reaches it late (a filled link) moves its key's next turn with it", async () => {
-    const port = await freePort()
-    const [c0] = certs.children
-    const fake = new LinkServer({ host: '127.0.0.1', port, nodeId: 'fake-child', tls: { cert: c0.certPath, key: c0.keyPath, trust: [certs.parent.certPath] } })
-    await fake.listen()
     // windowMs 200, marginMs 0, maxConcurrency 2: shards 0 and 2 share key 0
-    const parent = parentManager(parentOptions(certs, [{ host: '127.0.0.1', port, cert: c0, mode: 'processes', from: 0, to: 3 }]))
+    const { fake, parent } = await scriptedChild(3)
     const grants: Record<number, number> = {}
     parent.on('identifyGrant', (g: any) => (grants[g.shardId] = g.at))
     parent.start().catch(() => {})

@@ -173,7 +173,7 @@ describe('IdentifyScheduler', () => {
     expect(grants.map((g) => g.at)).toEqual([0, 35_000])
     expect(expired).toEqual([{ shardId: 0, key: 0, heldMs: 30_000 }])
     // releasing another shard's grant, or the expired one, changes nothing
-    scheduler.releaseAll([0, 1, 7])
+    scheduler.releaseHeld((s) => [0, 1, 7].includes(s))
     expect(grants).toHaveLength(2)
   })
 
