@@ -7,6 +7,10 @@
 //
 //   npm run build && node bench/ipc-tail.mjs --mode processes --manager ours
 //   node bench/ipc-tail.mjs --mode workers --manager discord.js [--warmup 8000] [--calls 3000]
+//   node bench/ipc-tail.mjs --mode workers --manager ours --bot unmodified --warmup 100   (the cold phase)
+// Environment: BENCH_EXECARGV='<flags>' node flags for every instance; TAIL_DETAIL=1 lists the slowest 1 %
+// of calls with the collections they overlap; TAIL_PROFILE=<dir> writes CPU profiles (100 µs sampling) of
+// the measured calls: the manager's main thread and every instance, to open in Chrome's DevTools.
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { PerformanceObserver } from 'node:perf_hooks'
@@ -17,6 +21,8 @@ const mode = arg('mode', 'workers')
 const who = arg('manager', 'ours')
 const WARMUP = Number(arg('warmup', '8000'))
 const CALLS = Number(arg('calls', '3000'))
+// ours only: the opted-in example bot, or the one written for discord.js's manager (adapted by our runtime)
+const BOT = arg('bot', 'opted-in') === 'unmodified' ? UNMODIFIED_BOT : OPTED_IN_BOT
 if (!['processes', 'workers'].includes(mode) || !['ours', 'discord.js'].includes(who)) {
   console.error('usage: node bench/ipc-tail.mjs --mode processes|workers --manager ours|discord.js [--warmup N] [--calls N]')
   process.exit(2)
@@ -28,7 +34,7 @@ const { restUrl } = sim
 let evalAll
 let stop
 if (who === 'ours') {
-  const manager = new ShardingManager({ file: OPTED_IN_BOT, mode, shards: 4, shardsPerInstance: 1, token, passToken: true, api: restUrl, env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: token }, respawn: false, ...(process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ') } : {}) })
+  const manager = new ShardingManager({ file: BOT, mode, shards: 4, shardsPerInstance: 1, token, passToken: true, api: restUrl, env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: token }, respawn: false, ...(process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ') } : {}) })
   await manager.start()
   evalAll = (fn, context) => manager.broadcastEval(fn, { context })
   stop = () => manager.stop()
@@ -87,14 +93,50 @@ function cpuByThread() {
 let callNo = 0
 const small = () => evalAll((c, ctx) => c.guilds.cache.size + ctx.i * 0, { i: callNo++ })
 for (let i = 0; i < WARMUP; i++) await small(i)
+// TAIL_PROFILE=<dir>: CPU profiles of the measured calls, the manager's main thread and every instance
+const profiling = process.env.TAIL_PROFILE
+async function startProfile() {
+  const { Session } = await import('node:inspector')
+  const session = new Session()
+  session.connect()
+  const post = (m, p = {}) => new Promise((res, rej) => session.post(m, p, (e, r) => (e ? rej(e) : res(r))))
+  await post('Profiler.enable')
+  await post('Profiler.setSamplingInterval', { interval: 100 })
+  await post('Profiler.start')
+  return async () => (await post('Profiler.stop')).profile
+}
+let stopMain
+if (profiling) {
+  // the same steps inside every instance (an eval'd function cannot close over startProfile)
+  await evalAll(async () => {
+    const { Session } = await import('node:inspector')
+    const session = new Session()
+    session.connect()
+    const post = (m, p = {}) => new Promise((res, rej) => session.post(m, p, (e, r) => (e ? rej(e) : res(r))))
+    await post('Profiler.enable')
+    await post('Profiler.setSamplingInterval', { interval: 100 })
+    await post('Profiler.start')
+    globalThis.__benchStopProfile = async () => JSON.stringify((await post('Profiler.stop')).profile)
+    return true
+  })
+}
 const cpuBefore = cpuByThread()
+if (profiling) stopMain = await startProfile()
 const calls = []
 for (let i = 0; i < CALLS; i++) {
   const t = performance.timeOrigin + performance.now()
   await small(i)
   calls.push({ t, ms: performance.timeOrigin + performance.now() - t })
 }
+const mainProfile = profiling ? await stopMain() : null
 const cpuAfter = cpuByThread()
+if (profiling) {
+  const { mkdirSync, writeFileSync } = await import('node:fs')
+  mkdirSync(profiling, { recursive: true })
+  writeFileSync(`${profiling}/manager.cpuprofile`, JSON.stringify(mainProfile))
+  const profiles = await evalAll(() => globalThis.__benchStopProfile())
+  profiles.forEach((p, i) => writeFileSync(`${profiling}/instance-${i}.cpuprofile`, p))
+}
 const instanceGcs = await evalAll(() => globalThis.__benchGcs ?? [])
 instanceGcs.forEach((list, i) => list.forEach((g) => gcs.push({ who: `instance ${i}`, ...g })))
 await stop()
@@ -111,6 +153,15 @@ for (const name of ['manager', 'instance']) {
 const slowest = [...calls].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(CALLS / 50))
 const overlapping = slowest.filter((c) => during.some((g) => g.start < c.t + c.ms && g.start + g.ms > c.t)).length
 console.log(`  slowest 2 % (${slowest.length} calls): ${overlapping} overlap a collection in some thread, ${slowest.length - overlapping} none`)
+// where in the run the slowest 1 % fall (JIT warm-up shows as a cluster at the start)
+const slowest1 = [...calls.keys()].sort((a, b) => calls[b].ms - calls[a].ms).slice(0, Math.ceil(CALLS / 100))
+const tenths = Array.from({ length: 10 }, (_, d) => slowest1.filter((i) => Math.floor((i * 10) / CALLS) === d).length)
+console.log(`  slowest 1 % (${slowest1.length} calls) by tenth of the run: ${tenths.join(' ')}`)
+if (process.env.TAIL_DETAIL) for (const i of slowest1.sort((a, b) => a - b)) {
+  const c = calls[i]
+  const g = during.filter((g) => g.start < c.t + c.ms && g.start + g.ms > c.t).map((g) => `${g.who} ${g.ms.toFixed(1)}`)
+  console.log(`    call ${i}: ${c.ms.toFixed(2)} ms ${g.join(', ')}`)
+}
 const cpu = { main: 0, threads: 0, processes: 0 }
 for (const [key, ms] of Object.entries(cpuAfter)) {
   const [pid, tid] = key.split('/')

@@ -32,6 +32,8 @@ export const Ops = {
   RESPONSE: 'res',
   CANCEL: 'cancel',
   SEND: 'send',
+  /** Several req/res/cancel envelopes sent within one tick, in order (src/ipc/packing.ts). */
+  PACK: 'pack',
 } as const
 export type Op = (typeof Ops)[keyof typeof Ops]
 const KNOWN_OPS: ReadonlySet<string> = new Set(Object.values(Ops))

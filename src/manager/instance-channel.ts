@@ -7,6 +7,7 @@
  */
 import { InstanceDiedError, ShardingError } from '../errors.js'
 import { envelope, isDiscordJsMessage, isEnvelope, Ops } from '../ipc/envelope.js'
+import { Packer, unpack } from '../ipc/packing.js'
 import type { WireError } from '../ipc/values.js'
 import type { ChildHandle } from '../modes/driver.js'
 import type { SessionInfo } from '../runtime/context.js'
@@ -50,19 +51,25 @@ export class InstanceChannel {
   private identifiesWaiting = 0
   private readonly rpc: RpcEndpoint
   private readonly djs: DjsBridge
+  /** Everything sent to the instance goes through here, in order; calls in flight share messages. */
+  private readonly out: Packer
 
   constructor(
     private readonly origin: Origin,
-    private readonly child: ChildHandle,
+    child: ChildHandle,
     private readonly host: InstanceHost,
     private readonly reports: ChannelReports,
   ) {
     const id = origin.instance
+    const gone = () => new InstanceDiedError(id, `instance ${id} is not running any more`)
+    this.out = new Packer({ send: (msg) => child.send(msg), closedError: gone }, (msg, err) => this.rpc.undeliverable(msg, err), {
+      busy: () => this.rpc.callsInFlight > 1,
+    })
     this.rpc = new RpcEndpoint(
       {
         name: `instance ${id}`,
         post: (msg) => {
-          if (!child.send(msg)) throw new InstanceDiedError(id, `instance ${id} is not running any more`)
+          if (!this.out.send(msg)) throw gone()
         },
         errorWhere: { instance: id, machine: origin.machine },
         onProtocolError: (err) => host.emitEvent('debug', err.message),
@@ -71,7 +78,7 @@ export class InstanceChannel {
     )
     this.djs = new DjsBridge({
       id,
-      send: (msg) => child.send(msg),
+      send: (msg) => this.out.send(msg),
       shardEvent: (state) => {
         // A bot that attached reports shards by id; discord.js's id-less reports are only used otherwise.
         if (this.clientKind !== 'bot') reports.inferredShard(state)
@@ -86,12 +93,20 @@ export class InstanceChannel {
     return { ...this.rpc.inFlight, djs: this.djs.pending }
   }
 
-  onMessage(msg: unknown): void {
+  onMessage(msg: unknown, packed = false): void {
     if (!isEnvelope(msg)) {
       if (isDiscordJsMessage(msg) && this.djs.handle(msg)) return
       return this.host.bot.rawMessage(this.origin, msg)
     }
     if (this.rpc.handle(msg)) return
+    if (msg.op === Ops.PACK && !packed) {
+      const messages = unpack(msg)
+      if (!messages) return this.host.emitEvent('debug', `instance ${this.origin.instance} sent a malformed pack (its body is not a list); dropped`)
+      this.out.batch(() => {
+        for (const m of messages) this.onMessage(m, true)
+      })
+      return
+    }
     const d = (msg.d ?? {}) as Record<string, unknown>
     switch (msg.op) {
       case Ops.HELLO:
@@ -125,7 +140,7 @@ export class InstanceChannel {
   }
 
   post(op: string, d?: unknown): void {
-    this.child.send(envelope(op, d))
+    this.out.send(envelope(op, d))
   }
 
   /** Runs an action in the instance; resolves with a serialized value. */
@@ -142,7 +157,7 @@ export class InstanceChannel {
         return this.call(action, scope)
       case 'send':
         // A bot without ShardingClient only has process.on('message'): give it the raw message.
-        if (this.clientKind === 'none' || this.rawMessages) this.child.send(action.message)
+        if (this.clientKind === 'none' || this.rawMessages) this.out.send(action.message)
         else this.post(Ops.MESSAGE, { message: action.message, from: action.from ?? 'manager' })
         return Promise.resolve(undefined)
     }

@@ -101,6 +101,11 @@ export class RpcEndpoint {
     this.serveDeadlines = new DeadlineSweeper(clock, () => this.serving.entries(), (id) => this.endServing(id, new TimeoutError('the request passed its deadline')))
   }
 
+  /** Our calls waiting for an answer (inFlight.calls without the object). */
+  get callsInFlight(): number {
+    return this.pending.size
+  }
+
   /** Requests in flight each way; both drop to 0 whenever nothing is pending. */
   get inFlight(): { calls: number; serving: number } {
     return { calls: this.pending.size, serving: this.serving.size }
@@ -159,6 +164,21 @@ export class RpcEndpoint {
         return true
       default:
         return false
+    }
+  }
+
+  /**
+   * A message that `peer.post` accepted could not be sent after all (a packer found the channel closed,
+   * or could not serialize it; src/ipc/packing.ts): its call fails with `err`, as if post had thrown,
+   * and a result that could not be sent is answered with the reason instead.
+   */
+  undeliverable(msg: Envelope, err: Error): void {
+    if (typeof msg.id !== 'number') return
+    if (msg.op === Ops.REQUEST) {
+      const entry = this.pending.get(msg.id)
+      if (entry && this.settle(msg.id)) entry.reject(err)
+    } else if (msg.op === Ops.RESPONSE && (msg.d as Outcome | undefined)?.ok) {
+      this.postQuietly({ v: PROTOCOL_VERSION, op: Ops.RESPONSE, id: msg.id, d: { ok: false, error: toWireError(err) } })
     }
   }
 

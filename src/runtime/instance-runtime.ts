@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events'
 import { FATAL_EXIT_CODE, PROTOCOL_VERSION } from '../constants.js'
 import { ShardingError } from '../errors.js'
 import { envelope, isEnvelope, Ops } from '../ipc/envelope.js'
+import { Packer, unpack } from '../ipc/packing.js'
 import { deserializeValue, serializeValue, toWireError } from '../ipc/values.js'
 import type { Deadline } from '../rpc/deadline.js'
 import { untilAborted } from '../rpc/abort.js'
@@ -46,6 +47,8 @@ export class InstanceRuntime {
   readonly events = new EventEmitter()
   readonly hooks: RuntimeHooks = {}
   private readonly channel: ManagerChannel
+  /** Everything this runtime sends to the manager goes through here, in order; answers share messages. */
+  private readonly out: Packer
   private readonly rpc: RpcEndpoint
   private readonly pendingSessions = new Map<number, SessionInfo | null>()
   /** Session id last sent to the manager per shard (null: reported ended). */
@@ -74,11 +77,15 @@ export class InstanceRuntime {
     this.context = context
     this.active = context.active !== false
     this.channel = openManagerChannel(context.mode)
+    const gone = () => new ShardingError('MANAGER_GONE', 'the manager is gone')
+    this.out = new Packer({ send: (msg) => this.channel.send(msg), closedError: gone }, (msg, err) => this.rpc.undeliverable(msg, err), {
+      busy: () => this.rpc.callsInFlight > 1,
+    })
     this.rpc = new RpcEndpoint(
       {
         name: 'the manager',
         post: (msg) => {
-          if (!this.channel.send(msg)) throw new ShardingError('MANAGER_GONE', 'the manager is gone')
+          if (!this.out.send(msg)) throw gone()
         },
       },
       (kind, d, ctx) => this.execute(kind, d, ctx),
@@ -100,7 +107,7 @@ export class InstanceRuntime {
   }
 
   post(op: string, d?: unknown, id?: number): void {
-    this.channel.send(envelope(op, d, id))
+    this.out.send(envelope(op, d, id))
   }
 
   /** Sends a request to the manager, to be answered by `deadline`; cancelled when `signal` aborts. */
@@ -150,10 +157,15 @@ export class InstanceRuntime {
     this.pendingSessions.clear()
   }
 
-  private onMessage(msg: unknown): void {
+  private onMessage(msg: unknown, packed = false): void {
     if (!isEnvelope(msg)) return // discord.js ShardClientUtil messages are handled by discord.js itself
     if (this.rpc.handle(msg)) return
     switch (msg.op) {
+      case Ops.PACK: {
+        const messages = packed ? null : unpack(msg)
+        if (messages) this.out.batch(() => messages.forEach((m) => this.onMessage(m, true)))
+        return
+      }
       case Ops.HEARTBEAT:
         return this.post(Ops.HEARTBEAT_ACK, { t: (msg.d as { t: number }).t, memory: memory(), shards: this.safeStatus() })
       case Ops.MESSAGE: {
@@ -231,6 +243,7 @@ export class InstanceRuntime {
       // Exiting anyway; the manager kills us after its kill timeout if this hangs.
     }
     this.flushSessions()
+    this.out.flush()
     this.channel.flush(envelope(Ops.SHUTDOWN, { done: true }), () => process.exit(0))
   }
 
@@ -252,6 +265,7 @@ export class InstanceRuntime {
       console.error(err)
       const code = fatal ? FATAL_EXIT_CODE : 1
       const timer = setTimeout(() => process.exit(code), 1000)
+      this.out.flush()
       this.channel.flush(envelope(fatal ? Ops.FATAL : Ops.CRASH, { error: toWireError(err) }), () => {
         clearTimeout(timer)
         process.exit(code)

@@ -97,6 +97,47 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     await expect(dying).rejects.toBeInstanceOf(InstanceDiedError)
   })
 
+  it('many calls in flight share messages both ways, and each call gets its own answer', async () => {
+    const manager = makeManager({ mode, shards: 4, shardsPerInstance: 2 })
+    await manager.start()
+    // each instance counts the packs it receives, on the channel a bot sees too (built from a string:
+    // the test runner rewrites a dynamic import written in this file)
+    const countPacks = new Function(`return import('node:worker_threads').then(({ parentPort }) => {
+      globalThis.packs = 0
+      const count = (m) => void (m?.op === 'pack' && globalThis.packs++)
+      if (parentPort) parentPort.on('message', count)
+      else process.on('message', count)
+    })`) as () => Promise<void>
+    await manager.broadcastEval(countPacks)
+    const calls = Array.from({ length: 300 }, (_, i) =>
+      manager
+        .broadcastEval(
+          (c, ctx: { i: number }) => {
+            if (ctx.i % 7 === 3) throw new RangeError(`call ${ctx.i} refused`)
+            return c.instanceId * 1000 + ctx.i
+          },
+          { context: { i } },
+        )
+        .then(
+          (v) => ({ i, v }),
+          (e: RemoteError) => ({ i, e: `${e.remoteName}: ${e.message}` }),
+        ),
+    )
+    for (const { i, v, e } of (await Promise.all(calls)) as { i: number; v?: number[]; e?: string }[]) {
+      if (i % 7 === 3) expect(e).toMatch(new RegExp(`RangeError: .*call ${i} refused`))
+      else expect(v).toEqual([i, 1000 + i])
+    }
+    // calls from inside an instance, many at once, through the manager to every instance
+    const inner = await manager.broadcastEval(
+      (c) => Promise.all(Array.from({ length: 100 }, (_, i) => c.broadcastEval((x: any, ctx: { i: number }) => x.instanceId * 1000 + ctx.i, { context: { i } }))),
+      { instance: 0 },
+    )
+    expect(inner).toEqual(Array.from({ length: 100 }, (_, i) => [i, 1000 + i]))
+    const packs: number[] = await manager.broadcastEval(() => (globalThis as any).packs)
+    expect(packs.every((n) => n > 0)).toBe(true)
+    expect(manager.status().machines[0].instances.every((i) => i.state === 'ready')).toBe(true)
+  })
+
   it('messages and requests both ways', async () => {
     const manager = makeManager({ mode, shards: 4, shardsPerInstance: 2 })
     await manager.start()
