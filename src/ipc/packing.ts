@@ -5,7 +5,7 @@
  * many calls in flight packing pays that once per batch instead of once per call. Two moments pack:
  *
  * - while the side is busy (`busy()`: its endpoint has more than one call in flight), the
- *   envelopes of one tick go out together at the end of the tick;
+ *   envelopes of one turn of the event loop go out together at the end of the turn;
  * - while a received pack is handled (`batch`), its answers go back together.
  *
  * Otherwise an envelope goes at once, as itself: a lone call waits for nothing and costs nothing
@@ -29,31 +29,33 @@ export interface PackerChannel {
 }
 
 export interface PackerOptions {
-  /** Whether envelopes sent now should wait for the end of the tick (default: never). */
+  /** Whether envelopes sent now should wait for the end of the turn (default: never). */
   busy?: () => boolean
-  /** Runs a function at the end of the current tick (tests pass their own). */
+  /** Runs a function at the end of the current turn of the event loop (tests pass their own). */
   schedule?: (fn: () => void) => void
 }
 
 const PACKABLE: ReadonlySet<string> = new Set([Ops.REQUEST, Ops.RESPONSE, Ops.CANCEL])
 
 /**
- * After the current microtasks and ticks, so every call the continuations of this tick make is in.
- * (Not queueMicrotask: Node makes an async resource per call of it, which showed in the p99 of
- * sequential calls in WORKERS mode.)
+ * At the end of this turn of the event loop (the check phase): by then every message that arrived in
+ * this turn has been handled, and every call their handlers and continuations made is in the queue.
+ * (An earlier point, the end of the tick, came after each message of a worker's channel and packed
+ * about half as many calls there; a scheduled callback per lone message, which any of them would
+ * need, showed in the p99 of sequential calls, hence packing only when busy.)
  */
-const endOfTick = (fn: () => void) => process.nextTick(fn)
+const endOfTurn = (fn: () => void) => void setImmediate(fn)
 
 export class Packer {
   private queue: Envelope[] = []
-  /** The queue is sent when the scheduled end of the tick comes. */
+  /** The queue is sent when the scheduled end of the turn comes. */
   private scheduled = false
   /** Nesting depth of batch(): the queue is sent when the outermost one ends. */
   private holding = 0
   private closed = false
   private readonly busy: () => boolean
   private readonly schedule: (fn: () => void) => void
-  private readonly endTick = () => {
+  private readonly endTurn = () => {
     this.scheduled = false
     if (this.holding === 0) this.flush()
   }
@@ -64,7 +66,7 @@ export class Packer {
     options: PackerOptions = {},
   ) {
     this.busy = options.busy ?? (() => false)
-    this.schedule = options.schedule ?? endOfTick
+    this.schedule = options.schedule ?? endOfTurn
   }
 
   /**
@@ -80,7 +82,7 @@ export class Packer {
     if (this.holding === 0 && !this.scheduled) {
       if (!this.busy()) return this.sendNow(msg)
       this.scheduled = true
-      this.schedule(this.endTick)
+      this.schedule(this.endTurn)
     }
     this.queue.push(msg)
     return true
