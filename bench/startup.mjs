@@ -12,6 +12,9 @@
 //   node bench/startup.mjs --scenario <name>           one scenario in this process (used by the runner)
 //   BENCH_TIMELINE=1 node bench/startup.mjs --only <name> --verbose
 //                                                      also print every spawn, identify grant and ready
+//   BENCH_EXECARGV='--semi-space-growth-factor=2' node bench/startup.mjs --only <names>
+//                                                      node flags for our managers' instances (a young-
+//                                                      generation flag replaces our default one)
 import { fileURLToPath } from 'node:url'
 import { ShardingManager } from '../dist/index.js'
 import { OPTED_IN_BOT, UNMODIFIED_BOT, load, machine, randomToken, ratio, runBenchCli, runScenarioStable, secs, sleep, startSimulatorProcess, table, within } from './lib.mjs'
@@ -82,6 +85,9 @@ async function measure(s) {
         respawn: s.role === 'resume',
         restarts: { baseDelay: 0, maxDelay: 0 },
         ...(s.adapt === false ? { adaptDiscordJs: false } : {}),
+        // BENCH_EXECARGV: node flags for every instance (as in bench/ipc.mjs; a young-generation flag there
+        // replaces ours' default semiSpaceGrowthFactor flag)
+        ...(process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ') } : {}),
       })
       const deaths = [] // instances that died before every shard was ready (none expected)
       let started = false
