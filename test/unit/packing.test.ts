@@ -8,7 +8,7 @@ import { RpcEndpoint } from '../../src/rpc/endpoint.js'
 const req = (id: number, d: unknown = { i: id }): Envelope => ({ v: PROTOCOL_VERSION, op: Ops.REQUEST, id, k: 'eval', d })
 const res = (id: number): Envelope => ({ v: PROTOCOL_VERSION, op: Ops.RESPONSE, id, d: { ok: true, value: id } })
 
-/** A packer over a channel that records what it sent, with the end of the tick in the test's hands. */
+/** A packer over a channel that records what it sent, with the end of the turn in the test's hands. */
 function setup(opts: { busy?: boolean; open?: boolean; reject?: (msg: unknown) => boolean } = {}) {
   const sent: unknown[] = []
   const failed: { msg: Envelope; err: Error }[] = []
@@ -29,8 +29,8 @@ function setup(opts: { busy?: boolean; open?: boolean; reject?: (msg: unknown) =
     (msg, err) => failed.push({ msg, err }),
     { busy: () => state.busy, schedule: (fn) => void ends.push(fn) },
   )
-  const endTick = () => ends.splice(0).forEach((fn) => fn())
-  return { packer, sent, failed, ends, endTick, state }
+  const endTurn = () => ends.splice(0).forEach((fn) => fn())
+  return { packer, sent, failed, ends, endTurn, state }
 }
 
 describe('Packer', () => {
@@ -41,21 +41,21 @@ describe('Packer', () => {
     expect(ends).toHaveLength(0)
   })
 
-  it('while busy, sends the envelopes of one tick as one pack at the end of the tick', () => {
-    const { packer, sent, ends, endTick } = setup({ busy: true })
+  it('while busy, sends the envelopes of one turn of the event loop as one pack at the end of the turn', () => {
+    const { packer, sent, ends, endTurn } = setup({ busy: true })
     packer.send(req(1))
     packer.send(req(2))
     packer.send(res(7))
     expect(sent).toEqual([])
-    expect(ends).toHaveLength(1) // one end of tick for the whole batch
-    endTick()
+    expect(ends).toHaveLength(1) // one end of turn for the whole batch
+    endTurn()
     expect(sent).toEqual([{ v: PROTOCOL_VERSION, op: Ops.PACK, d: [req(1), req(2), res(7)] }])
   })
 
   it('sends a single queued envelope as itself, not as a pack of one', () => {
-    const { packer, sent, endTick } = setup({ busy: true })
+    const { packer, sent, endTurn } = setup({ busy: true })
     packer.send(req(1))
-    endTick()
+    endTurn()
     expect(sent).toEqual([req(1)])
   })
 
@@ -71,7 +71,7 @@ describe('Packer', () => {
   })
 
   it('keeps the order of the channel: anything that is not a request-layer envelope goes after the queue', () => {
-    const { packer, sent, endTick } = setup({ busy: true })
+    const { packer, sent, endTurn } = setup({ busy: true })
     const heartbeat = { v: PROTOCOL_VERSION, op: Ops.HEARTBEAT, d: { t: 1 } }
     const raw = { _eval: 'this.guilds.cache.size' } // discord.js's protocol, never packed
     packer.send(req(1))
@@ -79,16 +79,16 @@ describe('Packer', () => {
     packer.send(heartbeat)
     packer.send(req(3))
     packer.send(raw)
-    endTick()
+    endTurn()
     expect(sent).toEqual([{ v: PROTOCOL_VERSION, op: Ops.PACK, d: [req(1), req(2)] }, heartbeat, req(3), raw])
   })
 
   it('sends a pack that cannot be serialized message by message, and hands on only the one that failed', () => {
-    const { packer, sent, failed, endTick } = setup({ busy: true, reject: (m) => (m as Envelope).id === 2 && (m as Envelope).op === Ops.REQUEST })
+    const { packer, sent, failed, endTurn } = setup({ busy: true, reject: (m) => (m as Envelope).id === 2 && (m as Envelope).op === Ops.REQUEST })
     packer.send(req(1))
     packer.send(req(2))
     packer.send(req(3))
-    endTick()
+    endTurn()
     expect(sent).toEqual([req(1), req(3)])
     expect(failed.map((f) => [f.msg.id, f.err.message])).toEqual([[2, 'cannot serialize']])
   })
@@ -99,11 +99,11 @@ describe('Packer', () => {
   })
 
   it('hands on everything queued when the channel turns out to be closed, and refuses what comes after', () => {
-    const { packer, failed, endTick, state } = setup({ busy: true })
+    const { packer, failed, endTurn, state } = setup({ busy: true })
     packer.send(req(1))
     packer.send(req(2))
     state.open = false
-    endTick()
+    endTurn()
     expect(failed.map((f) => [f.msg.id, f.err.name])).toEqual([
       [1, 'InstanceDiedError'],
       [2, 'InstanceDiedError'],
