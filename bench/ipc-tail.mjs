@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { ShardingManager } from '../dist/index.js'
-import { OPTED_IN_BOT, UNMODIFIED_BOT, arg, randomToken, startSimulatorProcess } from './lib.mjs'
+import { arg, benchExecArgv, OPTED_IN_BOT, randomToken, startSimulatorProcess, UNMODIFIED_BOT } from './lib.mjs'
 
 const mode = arg('mode', 'workers')
 const who = arg('manager', 'ours')
@@ -34,16 +34,14 @@ const { restUrl } = sim
 let evalAll
 let stop
 if (who === 'ours') {
-  const manager = new ShardingManager({ file: BOT, mode, shards: 4, shardsPerInstance: 1, token, passToken: true, api: restUrl, env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: token }, respawn: false, ...(process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ') } : {}) })
+  const manager = new ShardingManager({ file: BOT, mode, shards: 4, shardsPerInstance: 1, token, passToken: true, api: restUrl, env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: token }, respawn: false, ...benchExecArgv() })
   await manager.start()
   evalAll = (fn, context) => manager.broadcastEval(fn, { context })
   stop = () => manager.stop()
 } else {
   const { ShardingManager: DjsShardingManager } = await import('discord.js')
   process.env.DISCORD_API_BASE = restUrl
-  // BENCH_EXECARGV: node flags for every instance of either manager (as in bench/ipc.mjs)
-  const execArgv = process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ') } : {}
-  const manager = new DjsShardingManager(UNMODIFIED_BOT, { totalShards: 4, token, mode: mode === 'workers' ? 'worker' : 'process', respawn: false, ...execArgv })
+  const manager = new DjsShardingManager(UNMODIFIED_BOT, { totalShards: 4, token, mode: mode === 'workers' ? 'worker' : 'process', respawn: false, ...benchExecArgv() })
   await manager.spawn({ delay: 0 })
   evalAll = (fn, context) => manager.broadcastEval(fn, { context })
   stop = async () => {
@@ -95,6 +93,10 @@ const small = () => evalAll((c, ctx) => c.guilds.cache.size + ctx.i * 0, { i: ca
 for (let i = 0; i < WARMUP; i++) await small(i)
 // TAIL_PROFILE=<dir>: CPU profiles of the measured calls, the manager's main thread and every instance
 const profiling = process.env.TAIL_PROFILE
+/**
+ * Starts a CPU profile of the thread it runs in (100 µs sampling); `globalThis.__benchStopProfile()`
+ * ends it and returns the profile as JSON. Self-contained, so each instance runs it as an eval too.
+ */
 async function startProfile() {
   const { Session } = await import('node:inspector')
   const session = new Session()
@@ -103,37 +105,24 @@ async function startProfile() {
   await post('Profiler.enable')
   await post('Profiler.setSamplingInterval', { interval: 100 })
   await post('Profiler.start')
-  return async () => (await post('Profiler.stop')).profile
+  globalThis.__benchStopProfile = async () => JSON.stringify((await post('Profiler.stop')).profile)
+  return true
 }
-let stopMain
-if (profiling) {
-  // the same steps inside every instance (an eval'd function cannot close over startProfile)
-  await evalAll(async () => {
-    const { Session } = await import('node:inspector')
-    const session = new Session()
-    session.connect()
-    const post = (m, p = {}) => new Promise((res, rej) => session.post(m, p, (e, r) => (e ? rej(e) : res(r))))
-    await post('Profiler.enable')
-    await post('Profiler.setSamplingInterval', { interval: 100 })
-    await post('Profiler.start')
-    globalThis.__benchStopProfile = async () => JSON.stringify((await post('Profiler.stop')).profile)
-    return true
-  })
-}
+if (profiling) await evalAll(startProfile)
 const cpuBefore = cpuByThread()
-if (profiling) stopMain = await startProfile()
+if (profiling) await startProfile()
 const calls = []
 for (let i = 0; i < CALLS; i++) {
   const t = performance.timeOrigin + performance.now()
   await small(i)
   calls.push({ t, ms: performance.timeOrigin + performance.now() - t })
 }
-const mainProfile = profiling ? await stopMain() : null
+const mainProfile = profiling ? await globalThis.__benchStopProfile() : null
 const cpuAfter = cpuByThread()
 if (profiling) {
   const { mkdirSync, writeFileSync } = await import('node:fs')
   mkdirSync(profiling, { recursive: true })
-  writeFileSync(`${profiling}/manager.cpuprofile`, JSON.stringify(mainProfile))
+  writeFileSync(`${profiling}/manager.cpuprofile`, mainProfile)
   const profiles = await evalAll(() => globalThis.__benchStopProfile())
   profiles.forEach((p, i) => writeFileSync(`${profiling}/instance-${i}.cpuprofile`, p))
 }

@@ -14,7 +14,7 @@
 // cache, either of which would measure a cache instead of the IPC.
 import { fileURLToPath } from 'node:url'
 import { ShardingManager } from '../dist/index.js'
-import { OPTED_IN_BOT, UNMODIFIED_BOT, machine, percentile, randomToken, ratio, runBenchCli, runScenarioStable, startSimulatorProcess, table, within } from './lib.mjs'
+import { benchExecArgv, machine, OPTED_IN_BOT, percentile, randomToken, ratio, runBenchCli, runScenarioStable, startSimulatorProcess, table, UNMODIFIED_BOT, within } from './lib.mjs'
 
 const SCRIPT = fileURLToPath(import.meta.url)
 const INSTANCES = 4
@@ -79,7 +79,7 @@ async function measure(s) {
         api: restUrl,
         env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: token },
         respawn: false,
-        ...(process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ') } : {}),
+        ...benchExecArgv(),
       })
       manager.on('error', (e) => console.error('[manager error]', e.message))
       stop = () => manager.stop()
@@ -88,7 +88,7 @@ async function measure(s) {
     } else {
       const { ShardingManager: DjsShardingManager } = await import('discord.js')
       process.env.DISCORD_API_BASE = restUrl
-      const manager = new DjsShardingManager(UNMODIFIED_BOT, { totalShards: INSTANCES, token, mode: s.mode, respawn: false, ...(process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ') } : {}) })
+      const manager = new DjsShardingManager(UNMODIFIED_BOT, { totalShards: INSTANCES, token, mode: s.mode, respawn: false, ...benchExecArgv() })
       stop = async () => {
         for (const shard of manager.shards.values()) shard.kill()
       }

@@ -221,3 +221,11 @@ export async function startSimulatorProcess(options) {
     },
   }
 }
+
+/**
+ * `{ execArgv }` from BENCH_EXECARGV (node flags for every instance, of our manager or discord.js's),
+ * or nothing; spread into a manager's options.
+ */
+export function benchExecArgv() {
+  return process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ').filter(Boolean) } : {}
+}

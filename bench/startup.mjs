@@ -17,7 +17,7 @@
 //                                                      generation flag replaces our default one)
 import { fileURLToPath } from 'node:url'
 import { ShardingManager } from '../dist/index.js'
-import { OPTED_IN_BOT, UNMODIFIED_BOT, load, machine, randomToken, ratio, runBenchCli, runScenarioStable, secs, sleep, startSimulatorProcess, table, within } from './lib.mjs'
+import { benchExecArgv, load, machine, OPTED_IN_BOT, randomToken, ratio, runBenchCli, runScenarioStable, secs, sleep, startSimulatorProcess, table, UNMODIFIED_BOT, within } from './lib.mjs'
 
 const WINDOW_MS = 5000
 const GUILDS = 1000
@@ -85,9 +85,7 @@ async function measure(s) {
         respawn: s.role === 'resume',
         restarts: { baseDelay: 0, maxDelay: 0 },
         ...(s.adapt === false ? { adaptDiscordJs: false } : {}),
-        // BENCH_EXECARGV: node flags for every instance (as in bench/ipc.mjs; a young-generation flag there
-        // replaces ours' default semiSpaceGrowthFactor flag)
-        ...(process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ') } : {}),
+        ...benchExecArgv(), // a young-generation flag there replaces our default one
       })
       const deaths = [] // instances that died before every shard was ready (none expected)
       let started = false

@@ -200,7 +200,7 @@ export function resolveOptions(raw: ShardingManagerOptions): ResolvedOptions {
     api: o.api!.replace(/\/+$/, ''),
     env: o.env!,
     execArgv: o.execArgv!,
-    semiSpaceGrowthFactor: o.semiSpaceGrowthFactor === undefined ? DEFAULT_SEMI_SPACE_GROWTH_FACTOR : o.semiSpaceGrowthFactor,
+    semiSpaceGrowthFactor: o.semiSpaceGrowthFactor as number | null, // absent: the schema's fallback
     args: o.args!,
     respawn: o.respawn!,
     restarts: withRestartDefaults(o.restarts ?? {}),

@@ -7,8 +7,9 @@
  * from the boot: set once the bot is ready, it gains nothing. Costs: loading discord.js takes ~0.08 s
  * longer, and about 8 MiB more resident memory per process (the young generation ends at V8's usual
  * ceiling either way). Factor 8 also slows the first ~3,000 calls after a start (cold p50 0.34-0.37
- * against 0.20-0.28 ms), 4 does not; a fixed 16 MiB minimum (`--min-semi-space-size`) boots slower still. So PROCESSES mode passes `--semi-space-growth-factor` to each instance
- * unless the user sized the young generation. Worker threads cannot take V8 flags of their own (they
+ * against 0.20-0.28 ms), 4 does not, and 3 gains nothing over 2; a fixed 16 MiB minimum
+ * (`--min-semi-space-size`) boots slower still. So PROCESSES mode passes `--semi-space-growth-factor`
+ * to each instance unless the user sized the young generation. Worker threads cannot take V8 flags of their own (they
  * share the process's), so WORKERS mode leaves them alone.
  */
 

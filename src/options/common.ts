@@ -24,6 +24,5 @@ export const timeoutsShape = {
   kill: optional(int(0)),
 }
 
-
 /** `semiSpaceGrowthFactor` (src/modes/young-generation.ts): V8's growth factor for the young generation, or null. */
 export const semiSpaceGrowthFactor: Schema<number | null> = schema('an integer from 2 to 64, or null', (v, f) => (v === null ? null : int(2, 64).parse(v, f)))

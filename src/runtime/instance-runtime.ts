@@ -162,8 +162,10 @@ export class InstanceRuntime {
     if (this.rpc.handle(msg)) return
     switch (msg.op) {
       case Ops.PACK: {
-        const messages = packed ? null : unpack(msg)
-        if (messages) this.out.batch(() => messages.forEach((m) => this.onMessage(m, true)))
+        if (packed) return
+        const messages = unpack(msg)
+        if (!messages) return this.post(Ops.DEBUG, { message: 'the manager sent a malformed pack (its body is not a list); dropped' })
+        this.out.batch(() => messages.forEach((m) => this.onMessage(m, true)))
         return
       }
       case Ops.HEARTBEAT:
