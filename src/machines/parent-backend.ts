@@ -19,6 +19,7 @@ import { fetchGatewayBot } from '../manager/gateway-info.js'
 import { checkBudget, pointRanges, reshardSchema, type ReshardOptions } from '../manager/reshard.js'
 import type { CallContext, CallScope } from '../rpc/endpoint.js'
 import { MachineLink } from './machine-link.js'
+import { failoverDue } from './failover-due.js'
 import { field } from './messages.js'
 import type { ChildMessage } from './protocol.js'
 
@@ -31,7 +32,8 @@ export class ParentBackend implements Backend {
   totalShards: number | null = null
   private isReady = false
   private resharding = false
-  private readonly failoverTimers = new Set<NodeJS.Timeout>()
+  /** The next look at lost machines whose failover delay is not over yet. */
+  private failoverTimer: NodeJS.Timeout | null = null
   private stopping = false
 
   constructor(
@@ -69,7 +71,7 @@ export class ParentBackend implements Backend {
         releaseSlots: () => machine.releaseHeldSlots(authority.gate),
         sessionsFor: (shards, total) => Object.values(authority.sessionsFor(shards, total)),
         gatewayHandOver: () => authority.gatewayHandOver(),
-        linkChanged: (m) => this.linkChanged(m),
+        linkChanged: () => this.linkChanged(),
       })
       if (this.hasSpares) machine.fenceAfter = this.config.failover.after
       this.machines.set(point.id, machine)
@@ -85,7 +87,7 @@ export class ParentBackend implements Backend {
   /** Stops the shards on every child and leaves each child in standby for the next parent. */
   async stop(): Promise<void> {
     this.stopping = true
-    for (const t of this.failoverTimers) clearTimeout(t)
+    if (this.failoverTimer) clearTimeout(this.failoverTimer)
     this.authority?.close()
     const machines = [...this.machines.values()]
     const stopped = await Promise.all(machines.map((m) => m.stopShards()))
@@ -217,18 +219,9 @@ export class ParentBackend implements Backend {
    * spare that is up. The delay covers the lost machine fencing itself first (it stops its shards
    * `failover.after` after it lost us, and we may have noticed earlier), so no shard ever runs twice.
    */
-  private linkChanged(machine: MachineLink): void {
+  private linkChanged(): void {
     if (!this.hasSpares || this.stopping) return
-    if (!machine.up && machine.slice) {
-      const delay = this.failoverDelay()
-      const timer = setTimeout(() => {
-        this.failoverTimers.delete(timer)
-        this.failovers()
-      }, delay)
-      timer.unref()
-      this.failoverTimers.add(timer)
-    }
-    if (machine.up) this.failovers()
+    this.failovers()
   }
 
   private failoverDelay(): number {
@@ -237,15 +230,24 @@ export class ParentBackend implements Backend {
   }
 
   private failovers(): void {
-    const delay = this.failoverDelay()
-    for (const lost of this.machines.values()) {
-      if (!lost.slice || lost.up || lost.downAt === null || Date.now() - lost.downAt < delay) continue
+    const links = [...this.machines.values()].map((link) => ({ link, up: link.up, hasSlice: link.slice !== null, downAt: link.downAt }))
+    const { due, recheckIn } = failoverDue(links, Date.now(), this.failoverDelay())
+    if (this.failoverTimer) clearTimeout(this.failoverTimer)
+    this.failoverTimer = null
+    if (recheckIn !== null) {
+      this.failoverTimer = setTimeout(() => {
+        this.failoverTimer = null
+        if (!this.stopping) this.failovers()
+      }, recheckIn + 1)
+      this.failoverTimer.unref()
+    }
+    for (const { link: lost } of due) {
       const spare = [...this.machines.values()].find((m) => m.up && !m.slice && !m.next)
       if (!spare) {
         this.emit('machineError', { machine: lost.id, code: 'NO_SPARE', reason: `machine ${lost.id} is lost but no spare is connected to take its shards; they move when one is` })
         continue
       }
-      const slice = lost.slice
+      const slice = lost.slice!
       // the lost machine has fenced itself by now: a turn it was handed cannot be used any more
       this.authority?.releaseHeldIdentifies((s) => lost.owns(s))
       lost.release(spare.id)

@@ -1,0 +1,34 @@
+/**
+ * When a lost machine's range may move to a spare. Pure, so the timing rule is tested without links:
+ * a machine is due once its link has been down for the whole failover delay; the others say when to
+ * look again. The caller always re-arms from `recheckIn`: Node's timers count whole milliseconds of
+ * a monotonic clock, so by Date.now() a timer fires 1 ms short now and then (about 2 % of 7 ms timers
+ * here), and a look that finds a machine not quite due must not be the last one.
+ */
+export interface LostCandidate {
+  /** The link is up now. */
+  up: boolean
+  /** It runs a slice (spares and released machines have nothing to move). */
+  hasSlice: boolean
+  /** Since when its link has been down (epoch ms), or null while up. */
+  downAt: number | null
+}
+
+export interface FailoverLook<T> {
+  /** Lost machines whose range moves now. */
+  due: T[]
+  /** ms until the next one is due, or null when none is waiting. */
+  recheckIn: number | null
+}
+
+export function failoverDue<T extends LostCandidate>(machines: Iterable<T>, now: number, delay: number): FailoverLook<T> {
+  const due: T[] = []
+  let recheckIn: number | null = null
+  for (const m of machines) {
+    if (!m.hasSlice || m.up || m.downAt === null) continue
+    const wait = delay - (now - m.downAt)
+    if (wait <= 0) due.push(m)
+    else recheckIn = Math.min(recheckIn ?? Infinity, wait)
+  }
+  return { due, recheckIn }
+}
