@@ -170,7 +170,7 @@ describe('MACHINES with a discord.js bot against the gateway simulator', () => {
       expect(stats.violations).toEqual([])
       // the children relayed every IDENTIFY their shards reported sent
       expect(parent.status().identify!.granted).toBe(10)
-      await expect.poll(() => parent.status().identify!.sendsConfirmed, { timeout: 5000 }).toBe(10)
+      await expect.poll(() => parent.status().identify!.sendsConfirmed, { timeout: 15_000 }).toBe(10)
       expect(stats.sessions.byTotal).toEqual({ 6: 6 })
       expect(Object.values(stats.sessions.maxByShard).every((n) => n === 1)).toBe(true)
       // shards 0-2 run on machine A now; wait until their sessions reached the parent's store
