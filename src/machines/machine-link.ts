@@ -20,6 +20,7 @@ import { autoUdp, LinkClient, type DownEvent, type RefusedEvent, type UpEvent } 
 import type { GatewayHandOver, SessionInfo } from '../runtime/context.js'
 import { deadlineIn } from '../rpc/deadline.js'
 import { RpcEndpoint, type RpcHandler } from '../rpc/endpoint.js'
+import { monotonicNow } from '../util/clock.js'
 import { linkTimings, linkTls } from './link-config.js'
 import { readChildMessage, readEnvelope } from './messages.js'
 import type { ChildManagerOptions, LinkTuning, ResolvedPoint } from './options.js'
@@ -130,7 +131,7 @@ export class MachineLink {
     this.client.on('down', (e: DownEvent) => {
       if (this.state === 'stopped') return
       this.state = 'down'
-      this.downSince ??= Date.now()
+      this.downSince ??= monotonicNow()
       cb.emit('machineDisconnect', { machine: this.id, reason: e.error.message })
       this.lostTimer ??= setTimeout(() => this.onLost(), this.lostAfter)
       this.lostTimer.unref()
@@ -156,7 +157,7 @@ export class MachineLink {
     return this.client.up
   }
 
-  /** Since when the link has been down (epoch ms), or null while up. */
+  /** Since when the link has been down (monotonic ms: a wall-clock jump must not move a failover), or null while up. */
   get downAt(): number | null {
     return this.state === 'up' ? null : this.downSince
   }

@@ -18,6 +18,7 @@ import { withDeadline } from '../rpc/scope.js'
 import { fetchGatewayBot } from '../manager/gateway-info.js'
 import { checkBudget, pointRanges, reshardSchema, type ReshardOptions } from '../manager/reshard.js'
 import type { CallContext, CallScope } from '../rpc/endpoint.js'
+import { monotonicNow } from '../util/clock.js'
 import { MachineLink } from './machine-link.js'
 import { failoverDue } from './failover-due.js'
 import { field } from './messages.js'
@@ -231,7 +232,7 @@ export class ParentBackend implements Backend {
 
   private failovers(): void {
     const links = [...this.machines.values()].map((link) => ({ link, up: link.up, hasSlice: link.slice !== null, downAt: link.downAt }))
-    const { due, recheckIn } = failoverDue(links, Date.now(), this.failoverDelay())
+    const { due, recheckIn } = failoverDue(links, monotonicNow(), this.failoverDelay())
     if (this.failoverTimer) clearTimeout(this.failoverTimer)
     this.failoverTimer = null
     if (recheckIn !== null) {
