@@ -32,7 +32,7 @@ export const Ops = {
   RESPONSE: 'res',
   CANCEL: 'cancel',
   SEND: 'send',
-  /** Several req/res/cancel envelopes sent within one tick, in order (src/ipc/packing.ts). */
+  /** Several req/res/cancel envelopes sent within one turn of the event loop, in order (src/ipc/packing.ts). */
   PACK: 'pack',
 } as const
 export type Op = (typeof Ops)[keyof typeof Ops]

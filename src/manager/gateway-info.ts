@@ -47,8 +47,8 @@ function get(url: string, headers: Record<string, string>, timeoutMs: number): P
     const send = parsed.protocol === 'https:' ? httpsRequest : parsed.protocol === 'http:' ? httpRequest : null
     if (!send) return reject(new Error(`the api URL must be http: or https:, got ${parsed.protocol}`))
     const req = send(parsed, { method: 'GET', headers: { ...headers, Accept: 'application/json' } })
+    // Not unref'd: every way out clears it, and a script awaiting start() must see the rejection.
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
-    timer.unref()
     const fail = (err: Error) => {
       clearTimeout(timer)
       reject(err)

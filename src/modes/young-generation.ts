@@ -9,8 +9,8 @@
  * ceiling either way). Factor 8 also slows the first ~3,000 calls after a start (cold p50 0.34-0.37
  * against 0.20-0.28 ms), 4 does not, and 3 gains nothing over 2; a fixed 16 MiB minimum
  * (`--min-semi-space-size`) boots slower still. So PROCESSES mode passes `--semi-space-growth-factor`
- * to each instance unless the user sized the young generation. Worker threads cannot take V8 flags of their own (they
- * share the process's), so WORKERS mode leaves them alone.
+ * to each instance unless the user sized the young generation. Worker threads cannot take V8 flags of
+ * their own (they share the process's), so WORKERS mode leaves them alone.
  */
 
 /** Flags that already size the young generation: the user's choice wins. */
