@@ -10,7 +10,9 @@
 //   node bench/ipc-tail.mjs --mode workers --manager ours --bot unmodified --warmup 100   (the cold phase)
 // Environment: BENCH_EXECARGV='<flags>' node flags for every instance; TAIL_DETAIL=1 lists the slowest 1 %
 // of calls with the collections they overlap; TAIL_PROFILE=<dir> writes CPU profiles (100 µs sampling) of
-// the measured calls: the manager's main thread and every instance, to open in Chrome's DevTools.
+// the measured calls: the manager's main thread and every instance, to open in Chrome's DevTools;
+// TAIL_MARK=1 prints a line before and after the measured calls, to cut V8's own traces to them:
+//   TAIL_MARK=1 node --trace-opt bench/ipc-tail.mjs --mode workers --warmup 100 (optimizing compiles in the window)
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { PerformanceObserver } from 'node:perf_hooks'
@@ -110,6 +112,7 @@ async function startProfile() {
 }
 if (profiling) await evalAll(startProfile)
 const cpuBefore = cpuByThread()
+if (process.env.TAIL_MARK) console.log('=== measured calls start')
 if (profiling) await startProfile()
 const calls = []
 for (let i = 0; i < CALLS; i++) {
@@ -117,6 +120,7 @@ for (let i = 0; i < CALLS; i++) {
   await small(i)
   calls.push({ t, ms: performance.timeOrigin + performance.now() - t })
 }
+if (process.env.TAIL_MARK) console.log('=== measured calls end')
 const mainProfile = profiling ? await globalThis.__benchStopProfile() : null
 const cpuAfter = cpuByThread()
 if (profiling) {

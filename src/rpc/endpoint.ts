@@ -74,12 +74,30 @@ interface Pending {
   token: unknown
 }
 
-/** A request being served: its deadline, and an abort signal made only if the handler asks for one. */
-interface Serving {
-  deadline: Deadline
-  abort: AbortController | null
-  /** Cancelled or expired: whatever the handler returns is not sent. */
-  done: boolean
+/**
+ * A request being served, and the context its handler gets: the deadline, and an abort signal made
+ * only if the handler asks for one (most handlers, evals, never do). A class rather than an object
+ * literal with a getter: the literal made a closure and an accessor per request, which cost time per
+ * call and made the optimizing compiler's job on this hot path about twice as large.
+ */
+class Serving implements CallContext {
+  private abort: AbortController | null = null
+  /** Cancelled, expired or answered: whatever the handler returns later is not sent. */
+  done = false
+
+  constructor(readonly deadline: Deadline) {}
+
+  get signal(): AbortSignal {
+    this.abort ??= new AbortController()
+    if (this.done && !this.abort.signal.aborted) this.abort.abort(new AbortedError('the request ended'))
+    return this.abort.signal
+  }
+
+  /** Stops the request: its signal (if the handler took one) aborts with `reason`. */
+  end(reason: Error): void {
+    this.done = true
+    this.abort?.abort(reason)
+  }
 }
 
 const MAX_ID = 0x7fffffff
@@ -206,31 +224,25 @@ export class RpcEndpoint {
    * deadline or the peer's loss can end it.
    */
   private serve(id: number, kind: string, data: Record<string, unknown>, deadline: Deadline): void {
-    if (!this.handler) return this.respond(id, { ok: false, error: toWireError(new ProtocolError(`${this.peer.name} sent a request, but this side serves none`, 'UNKNOWN_OP')) })
-    if (this.serving.has(id)) this.endServing(id, new AbortedError('superseded by a request with the same id'))
-    const state: Serving = { deadline, abort: null, done: false }
-    const ctx: CallContext = {
-      deadline,
-      // Most handlers (evals) never look at the signal: it is made only when one does.
-      get signal() {
-        state.abort ??= new AbortController()
-        if (state.done && !state.abort.signal.aborted) state.abort.abort(new AbortedError('the request ended'))
-        return state.abort.signal
-      },
-    }
+    if (!this.handler) return this.refuse(id)
+    if (this.serving.size > 0 && this.serving.has(id)) this.endServing(id, new AbortedError('superseded by a request with the same id'))
+    const state = new Serving(deadline)
     let result: unknown
     try {
-      result = this.handler(kind, data, ctx)
+      result = this.handler(kind, data, state)
     } catch (err) {
       state.done = true
-      return this.respond(id, { ok: false, error: toWireError(err) })
+      return this.respondError(id, err)
     }
-    if (!isThenable(result)) {
-      state.done = true
-      return this.respond(id, { ok: true, value: result })
-    }
+    if (isThenable(result)) return this.track(id, state, result)
+    state.done = true
+    this.respond(id, { ok: true, value: result })
+  }
+
+  /** A handler that returned a promise: answered when it settles, unless the request ended first. */
+  private track(id: number, state: Serving, result: PromiseLike<unknown>): void {
     this.serving.set(id, state)
-    this.serveDeadlines.watch(deadline)
+    this.serveDeadlines.watch(state.deadline)
     const finish = (outcome: Outcome) => {
       if (state.done) return
       state.done = true
@@ -243,13 +255,20 @@ export class RpcEndpoint {
     )
   }
 
+  private refuse(id: number): void {
+    this.respondError(id, new ProtocolError(`${this.peer.name} sent a request, but this side serves none`, 'UNKNOWN_OP'))
+  }
+
+  private respondError(id: number, err: unknown): void {
+    this.respond(id, { ok: false, error: toWireError(err) })
+  }
+
   /** A request stops being served (cancelled, expired, peer gone): its signal aborts, nothing is answered. */
   private endServing(id: number, reason: Error): void {
     const state = this.serving.get(id)
     if (!state) return
     this.serving.delete(id)
-    state.done = true
-    state.abort?.abort(reason)
+    state.end(reason)
   }
 
   private expireCall(id: number): void {
