@@ -69,7 +69,7 @@ export class InstanceChannel {
       {
         name: `instance ${id}`,
         post: (msg) => {
-          if (!this.out.send(msg)) throw gone()
+          if (!this.out.sendCall(msg)) throw gone()
         },
         errorWhere: { instance: id, machine: origin.machine },
         onProtocolError: (err) => host.emitEvent('debug', err.message),

@@ -85,7 +85,7 @@ export class InstanceRuntime {
       {
         name: 'the manager',
         post: (msg) => {
-          if (!this.out.send(msg)) throw gone()
+          if (!this.out.sendCall(msg)) throw gone()
         },
       },
       (kind, d, ctx) => this.execute(kind, d, ctx),

@@ -52,6 +52,22 @@ describe('Packer', () => {
     expect(sent).toEqual([{ v: PROTOCOL_VERSION, op: Ops.PACK, d: [req(1), req(2), res(7)] }])
   })
 
+  it('sendCall (what the request layer posts) queues and packs exactly as send does, in the same order', () => {
+    const { packer, sent, endTurn, state } = setup({ busy: true })
+    packer.sendCall(req(1))
+    packer.send(req(2))
+    packer.sendCall(res(7))
+    endTurn()
+    expect(sent).toEqual([{ v: PROTOCOL_VERSION, op: Ops.PACK, d: [req(1), req(2), res(7)] }])
+    state.busy = false
+    expect(packer.sendCall(req(3))).toBe(true)
+    expect(sent.at(-1)).toEqual(req(3))
+    state.open = false
+    expect(packer.sendCall(req(4))).toBe(false)
+    expect(packer.sendCall(req(5))).toBe(false) // known closed: refused without trying
+    expect(sent).toHaveLength(2)
+  })
+
   it('sends a single queued envelope as itself, not as a pack of one', () => {
     const { packer, sent, endTurn } = setup({ busy: true })
     packer.send(req(1))
