@@ -114,6 +114,21 @@ describe('Prometheus exposition (pure)', () => {
     expect(c.requests.send.total).toBe(0) // default kinds exist at zero
     expect(() => new MetricsRecorder([1, 0.5])).toThrow(/ascending/)
   })
+
+  it('track hands back what the call settles with, and a call that throws at once is a rejection, counted', async () => {
+    let now = 0
+    const r = new MetricsRecorder([0.01, 0.1], () => now)
+    await expect(r.track('eval', () => ((now += 5), Promise.resolve([1, 2])))).resolves.toEqual([1, 2])
+    const thrown = r.track('request', () => {
+      throw Object.assign(new TypeError('bad option'), { code: 'BAD' })
+    })
+    expect(thrown).toBeInstanceOf(Promise)
+    await expect(thrown).rejects.toThrow('bad option')
+    await expect(r.track('request', () => Promise.reject(new Error('no code')))).rejects.toThrow('no code')
+    const c = r.counters()
+    expect(c.requests.eval).toMatchObject({ total: 1, errors: {}, latency: { counts: [1, 0, 0], count: 1 } })
+    expect(c.requests.request).toMatchObject({ total: 2, errors: { BAD: 1, ERROR: 1 } })
+  })
 })
 
 describe('metrics of a manager', () => {
