@@ -8,6 +8,7 @@
 //   npm run build && node bench/ipc-tail.mjs --mode processes --manager ours
 //   node bench/ipc-tail.mjs --mode workers --manager discord.js [--warmup 8000] [--calls 3000]
 //   node bench/ipc-tail.mjs --mode workers --manager ours --bot unmodified --warmup 100   (the cold phase)
+//   node bench/ipc-tail.mjs --mode workers --call ids --calls 200 --warmup 6000   (bench/ipc.mjs's payload call)
 // Environment: BENCH_EXECARGV='<flags>' node flags for every instance; TAIL_DETAIL=1 lists the slowest 1 %
 // of calls with the collections they overlap; TAIL_PROFILE=<dir> writes CPU profiles (100 µs sampling) of
 // the measured calls: the manager's main thread and every instance, to open in Chrome's DevTools;
@@ -25,8 +26,9 @@ const WARMUP = Number(arg('warmup', '8000'))
 const CALLS = Number(arg('calls', '3000'))
 // ours only: the opted-in example bot, or the one written for discord.js's manager (adapted by our runtime)
 const BOT = arg('bot', 'opted-in') === 'unmodified' ? UNMODIFIED_BOT : OPTED_IN_BOT
-if (!['processes', 'workers'].includes(mode) || !['ours', 'discord.js'].includes(who)) {
-  console.error('usage: node bench/ipc-tail.mjs --mode processes|workers --manager ours|discord.js [--warmup N] [--calls N]')
+const CALL = arg('call', 'small')
+if (!['processes', 'workers'].includes(mode) || !['ours', 'discord.js'].includes(who) || !['small', 'ids'].includes(CALL)) {
+  console.error('usage: node bench/ipc-tail.mjs --mode processes|workers --manager ours|discord.js [--warmup N] [--calls N] [--call small|ids]')
   process.exit(2)
 }
 
@@ -92,6 +94,9 @@ function cpuByThread() {
 // a context no call had before (see bench/ipc.mjs: V8's eval cache in discord.js's shards)
 let callNo = 0
 const small = () => evalAll((c, ctx) => c.guilds.cache.size + ctx.i * 0, { i: callNo++ })
+// --call ids: the measured calls are bench/ipc.mjs's payload call (every guild id of each instance)
+const ids = () => evalAll((c, ctx) => c.guilds.cache.map((g) => g.id).concat(String(ctx.i)), { i: callNo++ })
+const measured = CALL === 'ids' ? ids : small
 for (let i = 0; i < WARMUP; i++) await small(i)
 // TAIL_PROFILE=<dir>: CPU profiles of the measured calls, the manager's main thread and every instance
 const profiling = process.env.TAIL_PROFILE
@@ -117,7 +122,7 @@ if (profiling) await startProfile()
 const calls = []
 for (let i = 0; i < CALLS; i++) {
   const t = performance.timeOrigin + performance.now()
-  await small(i)
+  await measured(i)
   calls.push({ t, ms: performance.timeOrigin + performance.now() - t })
 }
 if (process.env.TAIL_MARK) console.log('=== measured calls end')
