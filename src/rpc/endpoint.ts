@@ -225,7 +225,7 @@ export class RpcEndpoint {
    */
   private serve(id: number, kind: string, data: Record<string, unknown>, deadline: Deadline): void {
     if (!this.handler) return this.refuse(id)
-    if (this.serving.size > 0 && this.serving.has(id)) this.endServing(id, new AbortedError('superseded by a request with the same id'))
+    if (this.serving.has(id)) this.endServing(id, new AbortedError('superseded by a request with the same id'))
     const state = new Serving(deadline)
     let result: unknown
     try {
