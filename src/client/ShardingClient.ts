@@ -154,7 +154,7 @@ export class ShardingClient extends EventEmitter {
    * attach() does it for discord.js.
    */
   identifySent(shardId: number): void {
-    if (this.shards.includes(shardId)) this.runtime.post(Ops.IDENTIFY_SENT, { shardId })
+    if (this.shards.includes(shardId)) this.runtime.post(Ops.IDENTIFY_SENT, { shardId, sentAt: Date.now() })
   }
 
   /** An IIdentifyThrottler for discord.js (`ws.buildIdentifyThrottler: () => sharding.identifyThrottler()`). */

@@ -19,7 +19,7 @@ export const Ops = {
   HEARTBEAT_ACK: 'hbAck',
   /** A line for the manager's `debug` event (e.g. the discord.js adapter's decisions). */
   DEBUG: 'debug',
-  /** A shard's IDENTIFY has been sent (after an identify grant): `{ shardId }`. */
+  /** A shard's IDENTIFY has been sent (after an identify grant): `{ shardId, sentAt? }`, sentAt = Date.now() just after the send. */
   IDENTIFY_SENT: 'identifySent',
   // manager → instance
   HEARTBEAT: 'hb',

@@ -135,8 +135,8 @@ export class Authority implements RootServices {
     this.scheduler.releaseHeld(owns)
   }
 
-  identifySent(shardId: number): void {
-    this.scheduler.confirmSent(shardId)
+  identifySent(shardId: number, sentAgoMs?: number): void {
+    this.scheduler.confirmSent(shardId, sentAgoMs)
   }
 
   acquireStart(holder: string, shards: number[], signal: AbortSignal): Promise<StartSlot> {

@@ -69,6 +69,8 @@ interface KeyQueue {
   freeAt: number | null
   /** The shard granted last: only its report of a send moves the key's next grant. */
   lastShard: number | null
+  /** When that grant was made: no report can place the send before it. */
+  grantedAt: number
   /** A held grant not released yet (see the class comment): the key grants nothing until then. */
   heldBy: number | null
   heldUntil: number
@@ -164,12 +166,15 @@ export class IdentifyScheduler extends EventEmitter {
 
   /**
    * A granted shard has sent its IDENTIFY (the runtime reports it right after the send). If it is
-   * still the last grant of its key, the key's next grant comes a window plus `sentMarginMs` from now:
-   * sooner than the grant's own spacing when the report came promptly, later when the send (or the
-   * report) was late. A report that comes after the key's next grant (a very busy instance) changes
-   * nothing; one without a grant, or a second one, is ignored.
+   * still the last grant of its key, the key's next grant comes a window plus `sentMarginMs` from the
+   * send: sooner than the grant's own spacing when the report came promptly, later when the send was
+   * late. `sentAgoMs` is how long before now the report says the send was (an instance on this host
+   * reads the same clock as the manager, so its report need not carry the trip it took through a
+   * busy manager into every round); without it the send counts as now, an upper bound. A send is
+   * never placed before its grant. A report that comes after the key's next grant (a very busy
+   * instance) changes nothing; one without a grant, or a second one, is ignored.
    */
-  confirmSent(shardId: number): void {
+  confirmSent(shardId: number, sentAgoMs = 0): void {
     if (!this.awaitingSend.delete(shardId)) return
     this.confirmedSends++
     const key = this.keyOf(shardId)
@@ -178,7 +183,9 @@ export class IdentifyScheduler extends EventEmitter {
     // a send implies the grant reached the shard
     const wasHeld = queue.heldBy === shardId
     if (wasHeld) queue.heldBy = null
-    const freeAt = this.clock.now() + this.windowMs + this.sentMarginMs
+    const ago = Number.isFinite(sentAgoMs) && sentAgoMs > 0 ? sentAgoMs : 0
+    const sentAt = Math.max(queue.grantedAt, this.clock.now() - ago)
+    const freeAt = sentAt + this.windowMs + this.sentMarginMs
     if (queue.freeAt !== null && (wasHeld || freeAt !== queue.freeAt)) {
       queue.freeAt = freeAt
       if (queue.waiters.length > 0 || wasHeld) this.pump(key)
@@ -252,7 +259,7 @@ export class IdentifyScheduler extends EventEmitter {
   private queue(key: number): KeyQueue {
     let q = this.keys.get(key)
     if (!q) {
-      q = { freeAt: null, lastShard: null, heldBy: null, heldUntil: 0, waiters: [], timer: null }
+      q = { freeAt: null, lastShard: null, grantedAt: 0, heldBy: null, heldUntil: 0, waiters: [], timer: null }
       this.keys.set(key, q)
     }
     return q
@@ -287,6 +294,7 @@ export class IdentifyScheduler extends EventEmitter {
     const waiter = queue.waiters.shift()!
     queue.freeAt = now + this.spacingMs
     queue.lastShard = waiter.shardId
+    queue.grantedAt = now
     if (waiter.hold) {
       queue.heldBy = waiter.shardId
       queue.heldUntil = now + this.holdLimitMs

@@ -120,7 +120,7 @@ export class InstanceChannel {
       case Ops.DEBUG:
         return this.host.emitEvent('debug', `instance ${this.origin.instance}: ${String(d.message)}`)
       case Ops.IDENTIFY_SENT:
-        if (typeof d.shardId === 'number' && this.origin.shards.includes(d.shardId)) this.host.root.identifySent(d.shardId)
+        if (typeof d.shardId === 'number' && this.origin.shards.includes(d.shardId)) this.host.root.identifySent(d.shardId, sentAgo(d.sentAt))
         return
       case Ops.READY:
         return this.reports.ready()
@@ -204,4 +204,14 @@ export class InstanceChannel {
 /** A call nobody waits on (discord.js's fire-and-forget respawnAll): no deadline, no signal. */
 function detached(): CallContext {
   return { deadline: Infinity, signal: new AbortController().signal }
+}
+
+/**
+ * How long ago an instance's report says its IDENTIFY left. Instances run on this host, so their
+ * `Date.now()` is ours; a millisecond is taken off for the two readings' truncation, so the send is
+ * never placed earlier than it was. A missing or odd value counts as "just now".
+ */
+function sentAgo(sentAt: unknown): number {
+  if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) return 0
+  return Math.max(0, Date.now() - sentAt - 1)
 }

@@ -14,8 +14,11 @@ import type { StartSlot } from './start-gate.js'
 export interface RootServices {
   /** Resolves when the authority grants the shard its turn; rejects when `signal` aborts. */
   identify(shardId: number, signal: AbortSignal): Promise<void>
-  /** The shard's IDENTIFY has left (its runtime says so right after sending): the key's next turn may come sooner. */
-  identifySent(shardId: number): void
+  /**
+   * The shard's IDENTIFY has left (its runtime says so right after sending): the key's next turn may
+   * come sooner. `sentAgoMs`: how long ago, by this host's clock (omitted: just now).
+   */
+  identifySent(shardId: number, sentAgoMs?: number): void
   acquireStart(holder: string, shards: number[], signal: AbortSignal): Promise<StartSlot>
   releaseStart(slot: StartSlot, outcome: 'ready' | 'failed'): void
   /**

@@ -143,7 +143,7 @@ function runtimePort(runtime: InstanceRuntime): DiscordJsPort {
     identifyThrottler: () => ({
       waitForIdentify: (shardId, signal) => runtime.identifyTurn(shardId, signal),
     }),
-    identifySent: (shardId) => runtime.post(Ops.IDENTIFY_SENT, { shardId }),
+    identifySent: (shardId) => runtime.post(Ops.IDENTIFY_SENT, { shardId, sentAt: Date.now() }),
     setStatusProvider(provider) {
       runtime.hooks.shardStatus = provider
     },

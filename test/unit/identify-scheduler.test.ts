@@ -102,6 +102,25 @@ describe('IdentifyScheduler', () => {
     expect(scheduler.stats().sendsConfirmed).toBe(2)
   })
 
+  it('spaces from when the report says the send left, never before the grant, and ignores an odd age', async () => {
+    const { clock, scheduler, grants } = setup(1, { marginMs: 250, sentMarginMs: 100 })
+    for (const s of [0, 1, 2, 3]) void scheduler.acquire(s)
+    await clock.advance(40) // shard 0 granted at 0, sent at 10, its report handled at 40
+    scheduler.confirmSent(0, 30)
+    await clock.advance(5070) // shard 1: 10 + 5000 + 100 = 5110, not 5140
+    expect(grants.map((g) => g.at)).toEqual([0, 5110])
+    await clock.advance(50)
+    scheduler.confirmSent(1, 60_000) // an age reaching back before the grant: the send counts at the grant
+    await clock.advance(5100) // t = 10_260; shard 2 was granted at 5110 + 5100 = 10_210
+    expect(grants.map((g) => g.at)).toEqual([0, 5110, 10_210])
+    await clock.advance(20)
+    scheduler.confirmSent(2, Number.NaN) // counts as now: 10_280 + 5100
+    await clock.advance(5099)
+    expect(grants).toHaveLength(3)
+    await clock.advance(1)
+    expect(grants.map((g) => g.at)).toEqual([0, 5110, 10_210, 15_380])
+  })
+
   it('a report counts once per grant, and only the key\'s last grant brings its next grant forward', async () => {
     const { clock, scheduler, grants } = setup(2, { marginMs: 250, sentMarginMs: 100 })
     for (const s of [0, 2, 4]) void scheduler.acquire(s)
