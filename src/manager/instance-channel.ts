@@ -211,7 +211,7 @@ function detached(): CallContext {
  * `Date.now()` is ours; a millisecond is taken off for the two readings' truncation, so the send is
  * never placed earlier than it was. A missing or odd value counts as "just now".
  */
-function sentAgo(sentAt: unknown): number {
+export function sentAgo(sentAt: unknown): number {
   if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) return 0
   return Math.max(0, Date.now() - sentAt - 1)
 }
