@@ -10,8 +10,9 @@
 //   node bench/ipc-tail.mjs --mode workers --manager ours --bot unmodified --warmup 100   (the cold phase)
 //   node bench/ipc-tail.mjs --mode workers --call ids --calls 200 --warmup 6000   (bench/ipc.mjs's payload call)
 // Environment: BENCH_EXECARGV='<flags>' node flags for every instance; TAIL_DETAIL=1 lists the slowest 1 %
-// of calls with the collections they overlap; TAIL_PROFILE=<dir> writes CPU profiles (100 µs sampling) of
-// the measured calls: the manager's main thread and every instance, to open in Chrome's DevTools;
+// of calls with the collections they overlap (and each one's kind: scavenge, mark-compact, ...);
+// TAIL_PROFILE=<dir> writes CPU profiles (100 µs sampling) of the measured calls: the manager's main
+// thread and every instance, to open in Chrome's DevTools;
 // TAIL_MARK=1 prints a line before and after the measured calls, to cut V8's own traces to them:
 //   TAIL_MARK=1 node --trace-opt bench/ipc-tail.mjs --mode workers --warmup 100 (optimizing compiles in the window)
 import { execFileSync } from 'node:child_process'
@@ -56,13 +57,13 @@ if (who === 'ours') {
 // Every thread records its collections on the same clock (timeOrigin + now).
 const gcs = []
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) gcs.push({ who: 'manager', start: performance.timeOrigin + e.startTime, ms: e.duration })
+  for (const e of list.getEntries()) gcs.push({ who: 'manager', start: performance.timeOrigin + e.startTime, ms: e.duration, kind: e.detail?.kind })
 }).observe({ entryTypes: ['gc'] })
 await evalAll(async () => {
   const { PerformanceObserver } = await import('node:perf_hooks')
   globalThis.__benchGcs = []
   new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) globalThis.__benchGcs.push({ start: performance.timeOrigin + e.startTime, ms: e.duration })
+    for (const e of list.getEntries()) globalThis.__benchGcs.push({ start: performance.timeOrigin + e.startTime, ms: e.duration, kind: e.detail?.kind })
   }).observe({ entryTypes: ['gc'] })
   return true
 })
@@ -148,6 +149,8 @@ for (const name of ['manager', 'instance']) {
   const mine = during.filter((g) => g.who.startsWith(name))
   console.log(`  collections during the run, ${name}${name === 'instance' ? 's' : ''}: ${mine.length}, ${(mine.reduce((a, g) => a + g.ms, 0) / Math.max(1, mine.length)).toFixed(2)} ms on average`)
 }
+// perf_hooks' NODE_PERFORMANCE_GC_* flags
+const GC_KINDS = { 1: 'scavenge', 4: 'mark-compact', 8: 'incremental marking', 16: 'weak callbacks' }
 const slowest = [...calls].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(CALLS / 50))
 const overlapping = slowest.filter((c) => during.some((g) => g.start < c.t + c.ms && g.start + g.ms > c.t)).length
 console.log(`  slowest 2 % (${slowest.length} calls): ${overlapping} overlap a collection in some thread, ${slowest.length - overlapping} none`)
@@ -157,7 +160,7 @@ const tenths = Array.from({ length: 10 }, (_, d) => slowest1.filter((i) => Math.
 console.log(`  slowest 1 % (${slowest1.length} calls) by tenth of the run: ${tenths.join(' ')}`)
 if (process.env.TAIL_DETAIL) for (const i of slowest1.sort((a, b) => a - b)) {
   const c = calls[i]
-  const g = during.filter((g) => g.start < c.t + c.ms && g.start + g.ms > c.t).map((g) => `${g.who} ${g.ms.toFixed(1)}`)
+  const g = during.filter((g) => g.start < c.t + c.ms && g.start + g.ms > c.t).map((g) => `${g.who} ${g.ms.toFixed(1)} (${GC_KINDS[g.kind] ?? g.kind})`)
   console.log(`    call ${i}: ${c.ms.toFixed(2)} ms ${g.join(', ')}`)
 }
 const cpu = { main: 0, threads: 0, processes: 0 }
