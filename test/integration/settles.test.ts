@@ -1,5 +1,7 @@
 // Every call settles on every path (issue 7): the findings on one machine, each with its regression test.
 import { spawn } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { NotReadyError, TimeoutError } from '../../dist/index.js'
 import { fixture, makeManager, nextEvent, stopAll } from '../helpers/manager.js'
@@ -25,6 +27,19 @@ describe('a plain script: the quick start with a bot that fails', () => {
     expect(out).toMatch(/GAVE_UP|died 3 times/)
     expect(out).not.toMatch(/^ready$/m)
   })
+
+  it('an API that never answers /gateway/bot: start() rejects after its time limit and the script ends', async () => {
+    const api = createServer(() => {}) // accepts every request, answers none
+    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r))
+    try {
+      const { code, out } = await runScript([fixture('silent-api-start.mjs'), `http://127.0.0.1:${(api.address() as AddressInfo).port}`])
+      expect(out).toMatch(/rejected GATEWAY_INFO: .*no answer within 15000 ms/)
+      expect(code).toBe(1)
+    } finally {
+      api.closeAllConnections()
+      await new Promise((r) => api.close(r))
+    }
+  }, 40_000)
 
   it('a healthy start, then stop(): the script ends by itself', async () => {
     const { code, out } = await runScript([fixture('quickstart.mjs'), 'ready', 'workers'])
