@@ -320,6 +320,7 @@ export class ChildBackend extends PoolBackend implements Backend {
         env: { ...this.opts.env, ...a.env },
         execArgv: [...this.opts.execArgv, ...a.execArgv],
         semiSpaceGrowthFactor: a.semiSpaceGrowthFactor === undefined ? this.opts.semiSpaceGrowthFactor : a.semiSpaceGrowthFactor,
+        holdOptimizerDuringImports: a.holdOptimizerDuringImports ?? this.opts.holdOptimizerDuringImports,
         args: a.args.length ? a.args : this.opts.args,
       },
       driver,

@@ -309,6 +309,7 @@ export class MachineLink {
       env: { ...o.env, ...(cmo.env ?? {}) },
       execArgv: cmo.execArgv ?? o.execArgv,
       semiSpaceGrowthFactor: cmo.semiSpaceGrowthFactor === undefined ? o.semiSpaceGrowthFactor : cmo.semiSpaceGrowthFactor,
+      holdOptimizerDuringImports: cmo.holdOptimizerDuringImports ?? o.holdOptimizerDuringImports,
       args: cmo.args ?? o.args,
       respawn: cmo.respawn ?? o.respawn,
       restarts: { ...o.restarts, ...(cmo.restarts ?? {}) },

@@ -34,6 +34,7 @@ const assignmentSchema = object({
   env: recordOf(anyString, 1000),
   execArgv: arrayOf(anyString, 100),
   semiSpaceGrowthFactor: optional(semiSpaceGrowthFactor),
+  holdOptimizerDuringImports: optional(bool()),
   args: arrayOf(anyString, 100),
   respawn: bool(),
   restarts: object(restartsShape),

@@ -40,6 +40,8 @@ export interface ChildManagerOptions {
   execArgv?: string[]
   /** The child's `semiSpaceGrowthFactor` (PROCESSES mode on that machine); default: the parent's. */
   semiSpaceGrowthFactor?: number | null
+  /** The child's `holdOptimizerDuringImports` (PROCESSES mode on that machine); default: the parent's. */
+  holdOptimizerDuringImports?: boolean
   args?: string[]
   respawn?: boolean
   restarts?: RestartOptions
@@ -183,6 +185,7 @@ const childManagerOptionsSchema = object({
   env: optional(recordOf(anyString)),
   execArgv: optional(arrayOf(anyString, 1000)),
   semiSpaceGrowthFactor: optional(semiSpaceGrowthFactor),
+  holdOptimizerDuringImports: optional(bool()),
   args: optional(arrayOf(anyString, 1000)),
   respawn: optional(bool()),
   restarts: optional(object(restartsShape)),

@@ -52,6 +52,8 @@ export interface Assignment {
   execArgv: string[]
   /** The child's instances' young-generation growth (absent: the child's own option, from an older parent). */
   semiSpaceGrowthFactor?: number | null
+  /** The child's instances hold V8's optimizer during imports (absent: the child's own option, from an older parent). */
+  holdOptimizerDuringImports?: boolean
   args: string[]
   respawn: boolean
   restarts: ResolvedOptions['restarts']

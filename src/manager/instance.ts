@@ -42,6 +42,8 @@ export interface InstanceSettings {
   timeouts: ResolvedOptions['timeouts']
   /** Adapt unmodified discord.js bots in the instance (options.adaptDiscordJs; default true). */
   adaptDiscordJs?: boolean
+  /** PROCESSES mode: hold V8's optimizer during the client file's imports (options.holdOptimizerDuringImports). */
+  holdOptimizer?: boolean
   /** An identify turn that reaches the bot later than this is not used (InstanceContext.turnLimitMs). */
   turnLimitMs?: number
 }
@@ -260,6 +262,7 @@ export class Instance {
         adaptDiscordJs: this.settings.adaptDiscordJs ?? true,
         gateway: this.host.root.gatewayHandOver?.() ?? undefined,
         turnLimitMs: this.settings.turnLimitMs,
+        ...(this.settings.holdOptimizer ? { holdOptimizer: true } : {}),
       }),
     }
     this.lastCrash = null

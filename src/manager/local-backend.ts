@@ -47,6 +47,8 @@ export function instanceSettings(opts: ResolvedOptions, driver: InstanceDriver, 
     restarts: opts.restarts,
     timeouts: opts.timeouts,
     adaptDiscordJs: opts.adaptDiscordJs,
+    // worker threads share the process's V8 flags: holding the optimizer would hold the manager's too
+    holdOptimizer: driver.mode === 'processes' && opts.holdOptimizerDuringImports,
     turnLimitMs: Math.max(opts.identify.marginMs, MIN_TURN_LIMIT_MS),
   }
 }

@@ -51,6 +51,8 @@ export interface InstanceContext {
    * (InstanceRuntime.identifyTurn, every bot's path). Absent: every turn is used.
    */
   turnLimitMs?: number
+  /** PROCESSES mode: hold V8's optimizing compiler while the client file resolves its imports (src/runtime/optimizer-hold.ts). Absent: no. */
+  holdOptimizer?: boolean
 }
 
 export function contextToEnv(ctx: InstanceContext): Record<string, string> {
