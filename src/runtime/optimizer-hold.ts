@@ -12,8 +12,9 @@
  * for a CommonJS client file it is the file itself, so nothing is held. A client file that imports
  * no CommonJS at all is released after `maxMs`. Functions that became hot while it was held are
  * optimized at their next check, as if nothing happened: the flag is read per decision, and V8 keeps
- * counting in the meantime (BENCHMARKS.md: no change to eval latency; two other ways of holding the
- * compiler, through discord.js's own loading or by raising V8's interrupt budget, did cost latency).
+ * counting in the meantime (BENCHMARKS.md: no change to eval latency; the other ways of holding it that
+ * were tried, through discord.js's own loading, a bytecode-size limit of 0 or a raised interrupt
+ * budget, each cost eval latency afterwards).
  *
  * Node keeps V8's flags writable after start so that `v8.setFlagsFromString` works. Never applied
  * when the process's own flags already say how V8 should optimize (the user's choice wins), and
