@@ -40,7 +40,7 @@ export interface ChildManagerOptions {
   execArgv?: string[]
   /** The child's `semiSpaceGrowthFactor` (PROCESSES mode on that machine); default: the parent's. */
   semiSpaceGrowthFactor?: number | null
-  /** The child's `holdOptimizerDuringImports` (PROCESSES mode on that machine); default: the parent's. */
+  /** The child's `holdOptimizerDuringImports`; default: the parent's. */
   holdOptimizerDuringImports?: boolean
   args?: string[]
   respawn?: boolean

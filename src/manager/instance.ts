@@ -42,7 +42,7 @@ export interface InstanceSettings {
   timeouts: ResolvedOptions['timeouts']
   /** Adapt unmodified discord.js bots in the instance (options.adaptDiscordJs; default true). */
   adaptDiscordJs?: boolean
-  /** PROCESSES mode: hold V8's optimizer during the client file's imports (options.holdOptimizerDuringImports). */
+  /** Hold V8's optimizer during the client file's imports (options.holdOptimizerDuringImports; src/runtime/optimizer-hold.ts). */
   holdOptimizer?: boolean
   /** An identify turn that reaches the bot later than this is not used (InstanceContext.turnLimitMs). */
   turnLimitMs?: number
@@ -270,7 +270,7 @@ export class Instance {
     this.djsFatalClose = false
     let child: ChildHandle
     try {
-      child = this.settings.driver.spawn({ file: this.settings.file, env, execArgv: this.settings.execArgv, tuningArgs: this.settings.tuningArgs, args: this.settings.args })
+      child = this.settings.driver.spawn({ file: this.settings.file, env, execArgv: this.settings.execArgv, tuningArgs: this.settings.tuningArgs, args: this.settings.args, holdOptimizer: this.settings.holdOptimizer })
     } catch (err) {
       this.host.emitEvent('error', new ShardingError('SPAWN_FAILED', `instance ${this.id} could not be spawned: ${(err as Error).message}`, { cause: err }))
       return this.onExit(gen, { code: null, signal: null, error: err as Error })

@@ -9,6 +9,7 @@ import { ProcessDriver } from '../modes/processes.js'
 import { WorkerDriver } from '../modes/workers.js'
 import { youngGenerationArgs } from '../modes/young-generation.js'
 import { NO_DEADLINE, deadlineIn } from '../rpc/deadline.js'
+import { optimizerFlagsGiven } from '../runtime/optimizer-hold.js'
 import type { CallContext } from '../rpc/endpoint.js'
 import { withDeadline } from '../rpc/scope.js'
 import { Authority, resolveLayout } from './authority.js'
@@ -47,8 +48,8 @@ export function instanceSettings(opts: ResolvedOptions, driver: InstanceDriver, 
     restarts: opts.restarts,
     timeouts: opts.timeouts,
     adaptDiscordJs: opts.adaptDiscordJs,
-    // worker threads share the process's V8 flags: holding the optimizer would hold the manager's too
-    holdOptimizer: driver.mode === 'processes' && opts.holdOptimizerDuringImports,
+    // A process instance checks its own flags (the preload); worker threads share the manager's.
+    holdOptimizer: opts.holdOptimizerDuringImports && (driver.mode === 'processes' || !optimizerFlagsGiven([...process.execArgv, ...opts.execArgv], process.env.NODE_OPTIONS)),
     turnLimitMs: Math.max(opts.identify.marginMs, MIN_TURN_LIMIT_MS),
   }
 }

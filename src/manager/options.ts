@@ -79,10 +79,12 @@ export interface ShardingManagerOptions {
    */
   semiSpaceGrowthFactor?: number | null
   /**
-   * PROCESSES mode: V8's optimizing compiler waits in each instance process while its client file
-   * resolves its imports (default true): Node's one-time parsing of the CommonJS packages an ES module
-   * imports is then not optimized, ~0.1 s less CPU per instance boot. Not applied when `execArgv` or
-   * NODE_OPTIONS set V8's optimizer; never in WORKERS mode. See README "Instance boot".
+   * V8's optimizing compiler waits while an instance's client file resolves its imports (default
+   * true): Node's one-time parsing of the CommonJS packages an ES module imports is then not
+   * optimized, ~0.1 s less CPU per instance boot. PROCESSES mode holds each instance process's own
+   * compiler; WORKERS mode holds the process's (shared by its threads) until the last booting worker
+   * has resolved its imports. Not applied when `execArgv` or NODE_OPTIONS (the instance's, or in
+   * WORKERS mode the manager's) set V8's optimizer. See README "Instance boot".
    */
   holdOptimizerDuringImports?: boolean
   /** argv for the client file. */

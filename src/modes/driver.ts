@@ -17,6 +17,11 @@ export interface SpawnSpec {
    */
   tuningArgs?: string[]
   args: string[]
+  /**
+   * WORKERS mode: take this worker's share of the process's optimizer hold (src/runtime/optimizer-hold.ts).
+   * PROCESSES mode reads its own from the instance context instead.
+   */
+  holdOptimizer?: boolean
 }
 
 export interface ChildExit {

@@ -17,8 +17,15 @@
  * budget, each cost eval latency afterwards).
  *
  * Node keeps V8's flags writable after start so that `v8.setFlagsFromString` works. Never applied
- * when the process's own flags already say how V8 should optimize (the user's choice wins), and
- * never in WORKERS mode (the flag would hold every thread of the process, the manager's included).
+ * when the process's own flags already say how V8 should optimize (the user's choice wins).
+ *
+ * WORKERS mode: V8's flags belong to the process, so every worker thread shares one hold. The manager
+ * takes a worker's share when it starts the worker (`takeSharedHold`: the first share turns the
+ * compiler off), the worker gives it back at its first CommonJS load, and the manager gives back the
+ * share of a worker that exits still holding it; the last share given back turns the compiler on.
+ * Each share is a cell that is given back at most once, whoever gets there first, so a worker that
+ * dies while importing cannot leave the process's compiler off. The manager's own thread waits too,
+ * for the moment a worker resolves its imports (measured in BENCHMARKS.md: 0.1-0.25 s per worker).
  */
 import { isBuiltin } from 'node:module'
 
@@ -30,11 +37,50 @@ export function optimizerFlagsGiven(execArgv: readonly string[], nodeOptions = '
   return [...execArgv, ...nodeOptions.split(/\s+/)].some((a) => OPTIMIZER_FLAG.test(a))
 }
 
+/** A client file that imports no CommonJS gets the optimizer back after this long (ms). */
+export const OPTIMIZER_HOLD_MAX_MS = 3000
+
+/** Where WORKERS mode hands a worker its share (in `workerData`). */
+export const SHARED_HOLD_KEY = 'DISCORDOO_OPTIMIZER_HOLD'
+
 type LoadFn = (request: string, ...rest: unknown[]) => unknown
+
+/**
+ * WORKERS mode: one worker's share of the process's hold. `count` (shared by every thread of the
+ * process) is the number of shares not given back; `mine` is 1 until this share is given back. Both
+ * live in SharedArrayBuffers, so the worker and the manager see the same cells.
+ */
+export interface SharedHold {
+  count: Int32Array
+  mine: Int32Array
+}
+
+/** The manager's side, when it starts a worker: takes a share; the first one holds the compiler. */
+export function takeSharedHold(count: Int32Array, setFlags: (flags: string) => void): SharedHold {
+  const mine = new Int32Array(new SharedArrayBuffer(4))
+  mine[0] = 1
+  if (Atomics.add(count, 0, 1) === 0) setFlags('--no-turbofan')
+  return { count, mine }
+}
+
+/**
+ * Gives a share back (the worker at its first CommonJS load, or the manager when the worker exits);
+ * the last one given back releases the compiler. True only for the call that gave it back.
+ */
+export function giveBackSharedHold(hold: SharedHold, setFlags: (flags: string) => void): boolean {
+  if (Atomics.compareExchange(hold.mine, 0, 1, 0) !== 1) return false
+  if (Atomics.sub(hold.count, 0, 1) === 1) setFlags('--turbofan')
+  return true
+}
 
 export interface OptimizerHoldDeps {
   /** `v8.setFlagsFromString`. */
   setFlags(flags: string): void
+  /**
+   * WORKERS mode: the share the manager took for this worker; the hold is already on, and releasing
+   * gives the share back. Without it, the process's own hold is taken now (PROCESSES mode).
+   */
+  shared?: SharedHold
   /** `require('node:module')`, whose `_load` every CommonJS load goes through. */
   loader: { _load: LoadFn }
   /** How long a client file that loads no CommonJS is held at most (ms). */
@@ -45,18 +91,29 @@ export interface OptimizerHoldDeps {
   now?: () => number
 }
 
+/** The instance's `debug` line when its hold ends. */
+export function heldMessage(why: string, heldMs: number): string {
+  return `V8's optimizing compiler was held for ${Math.round(heldMs)} ms while the client file resolved its imports; released at ${why}`
+}
+
 /** Holds V8's optimizing compiler until the first CommonJS load (or `maxMs`). Returns the release. */
 export function holdOptimizerDuringImports(deps: OptimizerHoldDeps): () => void {
   const now = deps.now ?? (() => performance.now())
   const start = now()
   let held = true
+  const shared = deps.shared
   const release = (why: string) => {
     if (!held) return
     held = false
-    deps.setFlags('--turbofan')
+    if (shared) {
+      // given back already (the manager's timer): nothing was held by this call, nothing to report
+      if (!giveBackSharedHold(shared, deps.setFlags)) return
+    } else {
+      deps.setFlags('--turbofan')
+    }
     deps.onRelease?.(why, now() - start)
   }
-  deps.setFlags('--no-turbofan')
+  if (!shared) deps.setFlags('--no-turbofan')
   const load = deps.loader._load
   // The wrapper stays (others may have wrapped it since); once released it only passes calls on.
   deps.loader._load = function loadReleasingOptimizer(this: unknown, request: string, ...rest: unknown[]) {

@@ -4,10 +4,7 @@ import { setFlagsFromString } from 'node:v8'
 import { Ops } from '../ipc/envelope.js'
 import { installDiscordJsAdapter } from './discordjs-adapter.js'
 import { InstanceRuntime } from './instance-runtime.js'
-import { holdOptimizerDuringImports, optimizerFlagsGiven } from './optimizer-hold.js'
-
-/** A client file that imports no CommonJS gets the optimizer back after this long. */
-const OPTIMIZER_HOLD_MAX_MS = 3000
+import { heldMessage, holdOptimizerDuringImports, OPTIMIZER_HOLD_MAX_MS, optimizerFlagsGiven } from './optimizer-hold.js'
 
 const runtime = InstanceRuntime.install()
 if (runtime?.context.holdOptimizer && !optimizerFlagsGiven(process.execArgv, process.env.NODE_OPTIONS)) {
@@ -15,7 +12,7 @@ if (runtime?.context.holdOptimizer && !optimizerFlagsGiven(process.execArgv, pro
     setFlags: setFlagsFromString,
     loader: Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown },
     maxMs: OPTIMIZER_HOLD_MAX_MS,
-    onRelease: (why, heldMs) => runtime.post(Ops.DEBUG, { message: `V8's optimizing compiler was held for ${Math.round(heldMs)} ms while the client file resolved its imports; released at ${why}` }),
+    onRelease: (why, heldMs) => runtime.post(Ops.DEBUG, { message: heldMessage(why, heldMs) }),
   })
 }
 if (runtime) installDiscordJsAdapter(runtime)

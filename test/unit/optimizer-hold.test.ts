@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { holdOptimizerDuringImports, optimizerFlagsGiven } from '../../src/runtime/optimizer-hold.js'
+import { giveBackSharedHold, holdOptimizerDuringImports, optimizerFlagsGiven, takeSharedHold } from '../../src/runtime/optimizer-hold.js'
 
 describe('optimizerFlagsGiven', () => {
   it('sees flags that decide how V8 optimizes, in execArgv or NODE_OPTIONS', () => {
@@ -84,8 +84,69 @@ describe('holdOptimizerDuringImports', () => {
   })
 })
 
+describe('the shared hold of WORKERS mode', () => {
+  const newCount = () => new Int32Array(new SharedArrayBuffer(4))
+
+  it('the first share turns the compiler off, the last one given back turns it on', () => {
+    const flags: string[] = []
+    const setFlags = (f: string) => void flags.push(f)
+    const count = newCount()
+    const a = takeSharedHold(count, setFlags)
+    const b = takeSharedHold(count, setFlags)
+    expect(flags).toEqual(['--no-turbofan'])
+    expect(count[0]).toBe(2)
+    expect(giveBackSharedHold(a, setFlags)).toBe(true)
+    expect(flags).toEqual(['--no-turbofan'])
+    expect(giveBackSharedHold(b, setFlags)).toBe(true)
+    expect(flags).toEqual(['--no-turbofan', '--turbofan'])
+    expect(count[0]).toBe(0)
+    // a new boot holds it again
+    const c = takeSharedHold(count, setFlags)
+    expect(flags).toEqual(['--no-turbofan', '--turbofan', '--no-turbofan'])
+    expect(giveBackSharedHold(c, setFlags)).toBe(true)
+    expect(flags.at(-1)).toBe('--turbofan')
+  })
+
+  it('a share is given back once, whoever gives it (the worker, or the manager at its exit)', () => {
+    const flags: string[] = []
+    const setFlags = (f: string) => void flags.push(f)
+    const count = newCount()
+    const a = takeSharedHold(count, setFlags)
+    const b = takeSharedHold(count, setFlags)
+    expect(giveBackSharedHold(a, setFlags)).toBe(true) // the worker
+    expect(giveBackSharedHold(a, setFlags)).toBe(false) // the manager, when that worker exits
+    expect(count[0]).toBe(1) // b still holds: the compiler stays off
+    expect(flags).toEqual(['--no-turbofan'])
+    expect(giveBackSharedHold(b, setFlags)).toBe(true)
+    expect(giveBackSharedHold(b, setFlags)).toBe(false)
+    expect(count[0]).toBe(0)
+    expect(flags).toEqual(['--no-turbofan', '--turbofan'])
+  })
+
+  it('a worker releases by giving its share back, and says nothing when the manager already had', () => {
+    const count = newCount()
+    const a = fakeDeps()
+    const share = takeSharedHold(count, a.deps.setFlags)
+    holdOptimizerDuringImports({ ...a.deps, shared: share })
+    expect(a.flags).toEqual(['--no-turbofan']) // taken by the manager, not again by the worker
+    a.deps.advance(90)
+    a.loader._load('/bot/node_modules/discord.js/src/index.js')
+    expect(a.flags).toEqual(['--no-turbofan', '--turbofan'])
+    expect(a.released).toEqual(['the first CommonJS load (/bot/node_modules/discord.js/src/index.js) after 90 ms'])
+    expect(count[0]).toBe(0)
+
+    const b = fakeDeps()
+    const late = takeSharedHold(count, b.deps.setFlags)
+    holdOptimizerDuringImports({ ...b.deps, shared: late })
+    expect(giveBackSharedHold(late, b.deps.setFlags)).toBe(true) // the manager's limit came first
+    b.loader._load('./index.js')
+    expect(b.flags).toEqual(['--no-turbofan', '--turbofan'])
+    expect(b.released).toEqual([])
+  })
+})
+
 describe('which instances hold the optimizer', () => {
-  it('PROCESSES mode unless the option is off; never WORKERS mode (its threads share the process\'s flags)', async () => {
+  it('both modes unless the option is off; WORKERS mode not when the manager\'s own flags set the optimizer', async () => {
     const { instanceSettings } = await import('../../src/manager/local-backend.js')
     const { resolveOptions } = await import('../../src/manager/options.js')
     const { ProcessDriver } = await import('../../src/modes/processes.js')
@@ -95,7 +156,18 @@ describe('which instances hold the optimizer', () => {
       instanceSettings(resolveOptions({ file, mode, shards: 1, ...extra } as never), mode === 'processes' ? new ProcessDriver() : new WorkerDriver(), file).holdOptimizer
     expect(hold('processes')).toBe(true)
     expect(hold('processes', { holdOptimizerDuringImports: false })).toBe(false)
-    expect(hold('workers')).toBe(false)
+    expect(hold('workers')).toBe(true)
+    expect(hold('workers', { holdOptimizerDuringImports: false })).toBe(false)
+    const nodeOptions = process.env.NODE_OPTIONS
+    process.env.NODE_OPTIONS = '--no-turbofan'
+    try {
+      expect(hold('workers')).toBe(false)
+      // a process instance decides from its own flags, in its preload
+      expect(hold('processes')).toBe(true)
+    } finally {
+      if (nodeOptions === undefined) delete process.env.NODE_OPTIONS
+      else process.env.NODE_OPTIONS = nodeOptions
+    }
     expect(() => resolveOptions({ file, mode: 'processes', shards: 1, holdOptimizerDuringImports: 'yes' } as never)).toThrow(/holdOptimizerDuringImports/)
   })
 })
