@@ -9,7 +9,8 @@
 //   node bench/ipc-tail.mjs --mode workers --manager discord.js [--warmup 8000] [--calls 3000]
 //   node bench/ipc-tail.mjs --mode workers --manager ours --bot unmodified --warmup 100   (the cold phase)
 //   node bench/ipc-tail.mjs --mode workers --call ids --calls 200 --warmup 6000   (bench/ipc.mjs's payload call)
-// Environment: BENCH_EXECARGV='<flags>' node flags for every instance; TAIL_DETAIL=1 lists the slowest 1 %
+// Environment: BENCH_EXECARGV='<flags>' node flags for every instance; BENCH_OPTIONS='<json>' options for
+// our manager; TAIL_DETAIL=1 lists the slowest 1 %
 // of calls with the collections they overlap (and each one's kind: scavenge, mark-compact, ...);
 // TAIL_PROFILE=<dir> writes CPU profiles (100 µs sampling) of the measured calls: the manager's main
 // thread and every instance, to open in Chrome's DevTools;
@@ -19,7 +20,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { ShardingManager } from '../dist/index.js'
-import { arg, benchExecArgv, OPTED_IN_BOT, randomToken, startSimulatorProcess, UNMODIFIED_BOT } from './lib.mjs'
+import { arg, benchExecArgv, benchOptions, OPTED_IN_BOT, randomToken, startSimulatorProcess, UNMODIFIED_BOT } from './lib.mjs'
 
 const mode = arg('mode', 'workers')
 const who = arg('manager', 'ours')
@@ -39,7 +40,7 @@ const { restUrl } = sim
 let evalAll
 let stop
 if (who === 'ours') {
-  const manager = new ShardingManager({ file: BOT, mode, shards: 4, shardsPerInstance: 1, token, passToken: true, api: restUrl, env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: token }, respawn: false, ...benchExecArgv() })
+  const manager = new ShardingManager({ file: BOT, mode, shards: 4, shardsPerInstance: 1, token, passToken: true, api: restUrl, env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: token }, respawn: false, ...benchExecArgv(), ...benchOptions() })
   await manager.start()
   evalAll = (fn, context) => manager.broadcastEval(fn, { context })
   stop = () => manager.stop()

@@ -8,13 +8,15 @@
 //   BENCH_EXECARGV='--semi-space-growth-factor=8' node bench/ipc.mjs
 //                                                the same node flags for every instance of both managers
 //                                                (replaces ours' default semiSpaceGrowthFactor flag; see README)
+//   BENCH_OPTIONS='{"semiSpaceGrowthFactor":null}' node bench/ipc.mjs
+//                                                options for our managers only (a JSON object)
 //
 // Every call carries a context no other call of the run had: discord.js answers concurrent calls with
 // identical script text from one round trip, and each of its shards keeps compiled eval scripts in V8's
 // cache, either of which would measure a cache instead of the IPC.
 import { fileURLToPath } from 'node:url'
 import { ShardingManager } from '../dist/index.js'
-import { benchExecArgv, machine, OPTED_IN_BOT, percentile, randomToken, ratio, runBenchCli, runScenarioStable, startSimulatorProcess, table, UNMODIFIED_BOT, within } from './lib.mjs'
+import { benchExecArgv, benchOptions, machine, OPTED_IN_BOT, percentile, randomToken, ratio, runBenchCli, runScenarioStable, startSimulatorProcess, table, UNMODIFIED_BOT, within } from './lib.mjs'
 
 const SCRIPT = fileURLToPath(import.meta.url)
 const INSTANCES = 4
@@ -80,6 +82,7 @@ async function measure(s) {
         env: { DISCORD_API_BASE: restUrl, DISCORD_TOKEN: token },
         respawn: false,
         ...benchExecArgv(),
+        ...benchOptions(),
       })
       manager.on('error', (e) => console.error('[manager error]', e.message))
       stop = () => manager.stop()

@@ -229,3 +229,23 @@ export async function startSimulatorProcess(options) {
 export function benchExecArgv() {
   return process.env.BENCH_EXECARGV ? { execArgv: process.env.BENCH_EXECARGV.split(' ').filter(Boolean) } : {}
 }
+
+/**
+ * Options for our managers only, from BENCH_OPTIONS (a JSON object, e.g.
+ * `{"holdOptimizerDuringImports":false}`), spread last into their options: how BENCHMARKS.md compares
+ * an option's settings in the same scenarios. Nothing when unset.
+ */
+export function benchOptions() {
+  const raw = process.env.BENCH_OPTIONS
+  if (!raw) return {}
+  let parsed
+  try {
+    parsed = JSON.parse(raw)
+  } catch (err) {
+    throw new Error(`BENCH_OPTIONS: not JSON (${err.message}); give an object of manager options, e.g. '{"semiSpaceGrowthFactor":null}'`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`BENCH_OPTIONS: expected a JSON object of manager options, got ${raw}`)
+  }
+  return parsed
+}

@@ -15,9 +15,11 @@
 //   BENCH_EXECARGV='--semi-space-growth-factor=2' node bench/startup.mjs --only <names>
 //                                                      node flags for our managers' instances (a young-
 //                                                      generation flag replaces our default one)
+//   BENCH_OPTIONS='{"holdOptimizerDuringImports":false}' node bench/startup.mjs --only <names>
+//                                                      options for our managers (a JSON object)
 import { fileURLToPath } from 'node:url'
 import { ShardingManager } from '../dist/index.js'
-import { benchExecArgv, load, machine, OPTED_IN_BOT, randomToken, ratio, runBenchCli, runScenarioStable, secs, sleep, startSimulatorProcess, table, UNMODIFIED_BOT, within } from './lib.mjs'
+import { benchExecArgv, benchOptions, load, machine, OPTED_IN_BOT, randomToken, ratio, runBenchCli, runScenarioStable, secs, sleep, startSimulatorProcess, table, UNMODIFIED_BOT, within } from './lib.mjs'
 
 const WINDOW_MS = 5000
 const GUILDS = 1000
@@ -89,6 +91,7 @@ async function measure(s) {
         restarts: { baseDelay: 0, maxDelay: 0 },
         ...(s.adapt === false ? { adaptDiscordJs: false } : {}),
         ...benchExecArgv(), // a young-generation flag there replaces our default one
+        ...benchOptions(),
       })
       const deaths = [] // instances that died before every shard was ready (none expected)
       let started = false
