@@ -34,8 +34,8 @@ export interface InstanceSettings {
   file: string
   env: Record<string, string>
   execArgv: string[]
-  /** Speed-only node flags (SpawnSpec.tuningArgs). */
-  tuningArgs?: string[]
+  /** PROCESSES mode: speed-only V8 flags the instance's runtime sets at start (InstanceContext.v8Flags). */
+  v8Flags?: string[]
   args: string[]
   respawn: boolean
   restarts: ResolvedOptions['restarts']
@@ -263,6 +263,7 @@ export class Instance {
         gateway: this.host.root.gatewayHandOver?.() ?? undefined,
         turnLimitMs: this.settings.turnLimitMs,
         ...(this.settings.holdOptimizer ? { holdOptimizer: true } : {}),
+        ...(this.settings.v8Flags?.length ? { v8Flags: this.settings.v8Flags } : {}),
       }),
     }
     this.lastCrash = null
@@ -270,7 +271,7 @@ export class Instance {
     this.djsFatalClose = false
     let child: ChildHandle
     try {
-      child = this.settings.driver.spawn({ file: this.settings.file, env, execArgv: this.settings.execArgv, tuningArgs: this.settings.tuningArgs, args: this.settings.args, holdOptimizer: this.settings.holdOptimizer })
+      child = this.settings.driver.spawn({ file: this.settings.file, env, execArgv: this.settings.execArgv, args: this.settings.args, holdOptimizer: this.settings.holdOptimizer })
     } catch (err) {
       this.host.emitEvent('error', new ShardingError('SPAWN_FAILED', `instance ${this.id} could not be spawned: ${(err as Error).message}`, { cause: err }))
       return this.onExit(gen, { code: null, signal: null, error: err as Error })
@@ -373,7 +374,6 @@ export class Instance {
     this.monitor.stopped()
     this.releaseSlot('failed')
     const reason = exitReason(exit, this.lastCrash, stopping)
-    if (exit.note) this.host.emitEvent('debug', `instance ${this.id}: ${exit.note}`)
     this.host.emitEvent('instanceDeath', { ...this.info(), code: exit.code, signal: exit.signal, reason })
     for (const w of this.stopWaiters.splice(0)) w()
 

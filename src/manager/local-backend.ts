@@ -42,7 +42,7 @@ export function instanceSettings(opts: ResolvedOptions, driver: InstanceDriver, 
     env,
     execArgv: opts.execArgv,
     // the manager's own flags reach a forked instance too (see ProcessDriver), so they count as given
-    tuningArgs: driver.mode === 'processes' ? youngGenerationArgs(opts.semiSpaceGrowthFactor, [...process.execArgv, ...opts.execArgv], process.env.NODE_OPTIONS) : [],
+    v8Flags: driver.mode === 'processes' ? youngGenerationArgs(opts.semiSpaceGrowthFactor, [...process.execArgv, ...opts.execArgv], process.env.NODE_OPTIONS) : [],
     args: opts.args,
     respawn: opts.respawn,
     restarts: opts.restarts,

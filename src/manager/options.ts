@@ -74,8 +74,8 @@ export interface ShardingManagerOptions {
   execArgv?: string[]
   /**
    * PROCESSES mode: how fast each instance process grows its young generation (V8's
-   * `--semi-space-growth-factor`, default 4; null: V8's own 2). Not added when `execArgv` or
-   * NODE_OPTIONS already size the young generation; never in WORKERS mode.
+   * `--semi-space-growth-factor`, default 4, set by the instance's runtime; null: V8's own 2). Not set
+   * when `execArgv` or NODE_OPTIONS already size the young generation; never in WORKERS mode.
    */
   semiSpaceGrowthFactor?: number | null
   /**

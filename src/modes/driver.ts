@@ -10,12 +10,6 @@ export interface SpawnSpec {
   /** Variables added to the instance's environment (sharding context, discord.js variables, user env). */
   env: Record<string, string>
   execArgv: string[]
-  /**
-   * Node flags that only tune speed (src/modes/young-generation.ts). A node that refuses one (exit code
-   * 9, invalid argument: a future V8 without the flag) must not keep the bot from starting, so a
-   * driver drops them for good after such an exit.
-   */
-  tuningArgs?: string[]
   args: string[]
   /**
    * WORKERS mode: take this worker's share of the process's optimizer hold (src/runtime/optimizer-hold.ts).
@@ -29,8 +23,6 @@ export interface ChildExit {
   signal: string | null
   /** An error the instance died of, when the mode reports one (a worker's uncaught error). */
   error?: Error
-  /** Something the driver changed because of this exit, for the manager's `debug` event. */
-  note?: string
 }
 
 export interface ChildHandle {

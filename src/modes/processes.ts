@@ -6,24 +6,18 @@ import { runtimeFile } from './driver.js'
 /** The subset of `child_process.fork` the driver uses (injectable so tests can make it fail). */
 export type ForkFunction = (file: string, args: readonly string[], options: Parameters<typeof nodeFork>[2]) => ChildProcess
 
-/** Node's exit code for a command-line option it does not accept. */
-const INVALID_ARGUMENT = 9
-
 export class ProcessDriver implements InstanceDriver {
   readonly mode = 'processes' as const
   private readonly preload = runtimeFile('process-preload.cjs')
-  /** Node refused a tuning flag once: instances start without them from then on. */
-  private tuningRefused = false
 
   constructor(private readonly fork: ForkFunction = nodeFork) {}
 
   spawn(spec: SpawnSpec): ChildHandle {
-    const tuning = this.tuningRefused ? [] : (spec.tuningArgs ?? [])
     const child = this.fork(spec.file, spec.args, {
       env: { ...process.env, ...spec.env },
       // The runtime preload runs before the client file, so heartbeats, crash reports and orphan
       // exit work even for a bot that never imports this package.
-      execArgv: [...process.execArgv.filter((a) => !a.startsWith('--inspect')), ...tuning, ...spec.execArgv, '--require', this.preload],
+      execArgv: [...process.execArgv.filter((a) => !a.startsWith('--inspect')), ...spec.execArgv, '--require', this.preload],
       // JSON is the fastest channel for plain objects; rich values use our own codec on top.
       serialization: 'json',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -38,14 +32,7 @@ export class ProcessDriver implements InstanceDriver {
       exitInfo = exit
       for (const fn of exitHandlers.splice(0)) fn(exit)
     }
-    child.on('exit', (code, signal) => {
-      // 9: node's "invalid argument", before any of the bot's code ran
-      if (code === INVALID_ARGUMENT && tuning.length > 0 && !this.tuningRefused) {
-        this.tuningRefused = true
-        return finish({ code, signal, note: `node refused ${tuning.join(' ')} (exit code 9); instances start without it from now on` })
-      }
-      finish({ code, signal })
-    })
+    child.on('exit', (code, signal) => finish({ code, signal }))
     child.on('error', (error) => {
       // A fork that failed (EMFILE, EAGAIN, ENOMEM...) has no pid and emits 'error' instead of
       // 'exit'; Node has already stored the negative errno in exitCode by then. Any other 'error'

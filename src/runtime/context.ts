@@ -53,6 +53,8 @@ export interface InstanceContext {
   turnLimitMs?: number
   /** PROCESSES mode: hold V8's optimizing compiler while the client file resolves its imports (src/runtime/optimizer-hold.ts). Absent: no. */
   holdOptimizer?: boolean
+  /** PROCESSES mode: V8 flags the preloaded runtime sets at start (src/runtime/v8-tuning.ts). Absent: none. */
+  v8Flags?: string[]
 }
 
 export function contextToEnv(ctx: InstanceContext): Record<string, string> {

@@ -96,7 +96,8 @@ describe('MACHINES mode', () => {
     expect(await message).toBe('to the root')
 
     // the parent's young-generation setting reaches each machine's instance processes, a point's own wins
-    expect(await parent.broadcastEval(() => process.execArgv.filter((a) => a.includes('semi-space')))).toEqual([
+    // (the flags each instance's runtime was told to set at start: src/runtime/v8-tuning.ts)
+    expect(await parent.broadcastEval(() => JSON.parse(process.env.DISCORDOO_SHARDING!).v8Flags ?? [])).toEqual([
       ['--semi-space-growth-factor=4'], ['--semi-space-growth-factor=4'], [], [], ['--semi-space-growth-factor=8'], ['--semi-space-growth-factor=8'],
     ])
 

@@ -3,9 +3,6 @@
  * an exit with that error, apply its restart policy, give up, reject start() and let the script end.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { EventEmitter } from 'node:events'
 import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -104,28 +101,5 @@ describe('ProcessDriver with an injected fork', () => {
     children[0].emit('exit', 1, null)
     children[0].emit('exit', 1, null)
     expect(exits).toEqual([{ code: 1, signal: null }])
-  })
-})
-
-describe('ProcessDriver and speed-only node flags (tuningArgs)', () => {
-  it('drops them for good once node refuses one, so later instances start without it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dsm-tuning-'))
-    const file = join(dir, 'say-argv.mjs')
-    writeFileSync(file, 'process.send(process.execArgv, () => process.exit(0))\n')
-    try {
-      const driver = new ProcessDriver()
-      const withFlag = { file, env: {}, execArgv: ['--enable-source-maps'], tuningArgs: ['--no-such-flag-for-this-test'], args: [] }
-      const first = await new Promise<ChildExit>((resolve) => driver.spawn(withFlag).onExit(resolve))
-      expect(first.code).toBe(9)
-      expect(first.note).toMatch(/node refused --no-such-flag-for-this-test \(exit code 9\)/)
-      const second = driver.spawn(withFlag)
-      const argv = await new Promise<string[]>((resolve) => second.onMessage((m) => resolve(m as string[])))
-      expect(argv).toContain('--enable-source-maps')
-      expect(argv).not.toContain('--no-such-flag-for-this-test')
-      const exit = await new Promise<ChildExit>((resolve) => second.onExit(resolve))
-      expect(exit).toEqual({ code: 0, signal: null })
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
   })
 })
