@@ -262,7 +262,8 @@ export class Instance {
         adaptDiscordJs: this.settings.adaptDiscordJs ?? true,
         gateway: this.host.root.gatewayHandOver?.() ?? undefined,
         turnLimitMs: this.settings.turnLimitMs,
-        ...(this.settings.holdOptimizer ? { holdOptimizer: true } : {}),
+        // (a worker's hold is taken by its driver instead: SpawnSpec.holdOptimizer)
+        ...(this.settings.holdOptimizer && this.settings.driver.mode === 'processes' ? { holdOptimizer: true } : {}),
         ...(this.settings.v8Flags?.length ? { v8Flags: this.settings.v8Flags } : {}),
       }),
     }

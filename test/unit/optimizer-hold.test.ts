@@ -86,10 +86,14 @@ describe('holdOptimizerDuringImports', () => {
 
 describe('the shared hold of WORKERS mode', () => {
   const newCount = () => new Int32Array(new SharedArrayBuffer(4))
+  /** A setFlags that records what it was told. */
+  const flagLog = () => {
+    const flags: string[] = []
+    return { flags, setFlags: (f: string) => void flags.push(f) }
+  }
 
   it('the first share turns the compiler off, the last one given back turns it on', () => {
-    const flags: string[] = []
-    const setFlags = (f: string) => void flags.push(f)
+    const { flags, setFlags } = flagLog()
     const count = newCount()
     const a = takeSharedHold(count, setFlags)
     const b = takeSharedHold(count, setFlags)
@@ -108,8 +112,7 @@ describe('the shared hold of WORKERS mode', () => {
   })
 
   it('a share is given back once, whoever gives it (the worker, or the manager at its exit)', () => {
-    const flags: string[] = []
-    const setFlags = (f: string) => void flags.push(f)
+    const { flags, setFlags } = flagLog()
     const count = newCount()
     const a = takeSharedHold(count, setFlags)
     const b = takeSharedHold(count, setFlags)
