@@ -9,6 +9,7 @@
 //   node bench/ipc-tail.mjs --mode workers --manager discord.js [--warmup 8000] [--calls 3000]
 //   node bench/ipc-tail.mjs --mode workers --manager ours --bot unmodified --warmup 100   (the cold phase)
 //   node bench/ipc-tail.mjs --mode workers --call ids --calls 200 --warmup 6000   (bench/ipc.mjs's payload call)
+//   node bench/ipc-tail.mjs --mode processes --call bare   (an eval without a context, warmed up as itself)
 // Environment: BENCH_EXECARGV='<flags>' node flags for every instance; BENCH_OPTIONS='<json>' options for
 // our manager; TAIL_DETAIL=1 lists the slowest 1 %
 // of calls with the collections they overlap (and each one's kind: scavenge, mark-compact, ...);
@@ -29,8 +30,8 @@ const CALLS = Number(arg('calls', '3000'))
 // ours only: the opted-in example bot, or the one written for discord.js's manager (adapted by our runtime)
 const BOT = arg('bot', 'opted-in') === 'unmodified' ? UNMODIFIED_BOT : OPTED_IN_BOT
 const CALL = arg('call', 'small')
-if (!['processes', 'workers'].includes(mode) || !['ours', 'discord.js'].includes(who) || !['small', 'ids'].includes(CALL)) {
-  console.error('usage: node bench/ipc-tail.mjs --mode processes|workers --manager ours|discord.js [--warmup N] [--calls N] [--call small|ids]')
+if (!['processes', 'workers'].includes(mode) || !['ours', 'discord.js'].includes(who) || !['small', 'ids', 'bare'].includes(CALL)) {
+  console.error('usage: node bench/ipc-tail.mjs --mode processes|workers --manager ours|discord.js [--warmup N] [--calls N] [--call small|ids|bare]')
   process.exit(2)
 }
 
@@ -98,8 +99,10 @@ let callNo = 0
 const small = () => evalAll((c, ctx) => c.guilds.cache.size + ctx.i * 0, { i: callNo++ })
 // --call ids: the measured calls are bench/ipc.mjs's payload call (every guild id of each instance)
 const ids = () => evalAll((c, ctx) => c.guilds.cache.map((g) => g.id).concat(String(ctx.i)), { i: callNo++ })
-const measured = CALL === 'ids' ? ids : small
-for (let i = 0; i < WARMUP; i++) await small(i)
+// --call bare: the eval most bots send, with no context (the same function every call, warmed up as itself)
+const bare = () => evalAll((c) => c.guilds.cache.size)
+const measured = CALL === 'ids' ? ids : CALL === 'bare' ? bare : small
+for (let i = 0; i < WARMUP; i++) await (CALL === 'bare' ? bare : small)(i)
 // TAIL_PROFILE=<dir>: CPU profiles of the measured calls, the manager's main thread and every instance
 const profiling = process.env.TAIL_PROFILE
 /**

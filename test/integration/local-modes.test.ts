@@ -63,6 +63,10 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
 
     // async results are awaited: a promise, a thenable, and a promise that rejects
     expect(await manager.broadcastEval(async (_c, ctx: any) => ctx.n + 1, { context: { n: 1 }, shard: 0 })).toBe(2)
+    // no context: the function's second argument is undefined, as with discord.js
+    const noContext: unknown[] = await manager.broadcastEval((_c, ctx: unknown) => ctx === undefined)
+    expect(noContext).toHaveLength(manager.status().machines[0].instances.length)
+    expect(noContext.every((seen) => seen === true)).toBe(true)
     const thenable = (() => ({ then: (resolve: (v: string) => void) => resolve('thenable') })) as () => unknown
     expect(await manager.broadcastEval(thenable, { shard: 0 })).toBe('thenable')
     await expect(manager.broadcastEval(async () => Promise.reject(new RangeError('later')), { shard: 1 })).rejects.toMatchObject({ remoteName: 'RangeError' })
