@@ -1,11 +1,12 @@
 /**
  * V8's optimizing compiler (TurboFan) waits while an ESM client file resolves its imports (each
- * instance process's own in PROCESSES mode; in WORKERS mode the process's, below). Node reads the export names of every CommonJS package an ES module imports by running
- * its CommonJS export lexer over the package's source, re-exports included (for discord.js, over a
- * megabyte of code); the lexer runs hot for a moment and then never again, but V8 optimizes it
- * anyway, ~0.1-0.16 s of compiler CPU per instance (its `parseSource` alone is one of the largest
- * compile jobs of a boot). On a machine with fewer cores than instances booting together, that CPU
- * comes out of everyone's boot. Held, the lexer runs unoptimized, which costs less than compiling it.
+ * instance process's own in PROCESSES mode; in WORKERS mode the process's, below). Node reads the
+ * export names of every CommonJS package an ES module imports by running its CommonJS export lexer over
+ * the package's source, re-exports included (for discord.js, over a megabyte of code); the lexer runs
+ * hot for a moment and then never again, but V8 optimizes it anyway, ~0.1-0.16 s of compiler CPU per
+ * instance (its `parseSource` alone is one of the largest compile jobs of a boot). On a machine with
+ * fewer cores than instances booting together, that CPU comes out of everyone's boot. Held, the lexer
+ * runs unoptimized, which costs less than compiling it.
  *
  * The hold ends at the first CommonJS module that loads (`Module._load` of anything not built in):
  * for an ES module, Node lexes all of its CommonJS imports while linking, before any of them runs;
