@@ -37,6 +37,17 @@ export interface LinkClientOptions extends LinkCommonOptions {
 
 const NOT_TRUSTED_HINT = "it probably refused our certificate: check that it is in the child's trusted list (--trust)"
 
+/**
+ * What to do about a connect error that says little by itself. A link-local IPv6 address (fe80::/10)
+ * exists once per interface, so the kernel refuses to dial one without its zone (EINVAL).
+ */
+export function connectHint(host: string, code: string): string {
+  if (code === 'EINVAL' && isIP(host) === 6 && /^fe[89ab][0-9a-f]:/i.test(host) && !host.includes('%')) {
+    return `; ${host} is a link-local IPv6 address, which is only reachable through a named interface: write it with its zone, like '${host}%eth0', or use the server's global address`
+  }
+  return ''
+}
+
 export interface RefusedEvent {
   code: string
   reason: string
@@ -185,7 +196,7 @@ export class LinkClient extends Link {
         const why = `${target} reset the connection during the TLS handshake (${code}): ${NOT_TRUSTED_HINT}, or it is overloaded`
         fail(new LinkRefusedError('HANDSHAKE_RESET', why, true, { cause: err }), true)
       } else if (err.syscall) {
-        fail(new ShardingError('CONNECT_FAILED', `cannot reach ${target}: ${code} ${err.message}`, { cause: err }), false)
+        fail(new ShardingError('CONNECT_FAILED', `cannot reach ${target}: ${code} ${err.message}${connectHint(this.host, code)}`, { cause: err }), false)
       } else {
         fail(new LinkRefusedError(code, `TLS handshake with ${target} failed: ${describeTlsError(code, err.message)} (${code})`, false, { cause: err }), true)
       }
