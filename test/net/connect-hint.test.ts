@@ -71,23 +71,26 @@ describe('a parent dialling the seed example\'s link-local address', () => {
     expect(e.reason).toContain("write it with its zone, like 'FE80::0202:B3FF:FE1E:8329%eth0'")
   }, 30_000)
 
-  it('connects to a child listening on a link-local address when the point names its zone', async () => {
-    // Both ends of a veth pair get a link-local address (nodad: usable at once); the child listens on
-    // one by its zone, the parent dials it through the other.
-    const script = [
-      'set -e',
-      'ip link set lo up',
-      'ip link add v0 type veth peer name v1',
-      'ip link set v0 up && ip link set v1 up',
-      'ip addr add fe80::a/64 dev v0 nodad && ip addr add fe80::b/64 dev v1 nodad',
-      'log=$(mktemp)',
-      '"$NODE" "$CHILD_CLI" --host "fe80::b%v1" --file "$BOT" --cert "$CHILD_CERT" --key "$CHILD_KEY" --trust "$PARENT_CERT" > "$log" 2>&1 &',
-      'until grep -q "listening on" "$log"; do kill -0 $! 2>/dev/null || { cat "$log"; exit 3; }; sleep 0.05; done',
-      '"$NODE" "$PARENT" "fe80::b%v0" "$PARENT_CERT" "$PARENT_KEY" "$CHILD_CERT"',
-    ].join('\n')
-    const { code, out } = await inNetns(script, vars())
-    expect(code, out).toBe(0)
-    const e = event(out, 'machineConnect')
-    expect(e).toMatchObject({ machine: '[fe80::b%v0]:8379', host: 'fe80::b%v0', port: 8379, resumed: false })
-  }, 30_000)
+  for (const udp of ['', 'udp6']) {
+    it(`connects to a child listening on a link-local address when the point names its zone${udp ? ', and carries messages over UDP' : ''}`, async () => {
+      // Both ends of a veth pair get a link-local address (nodad: usable at once); the child listens on
+      // one by its zone, the parent dials it through the other.
+      const script = [
+        'set -e',
+        'ip link set lo up',
+        'ip link add v0 type veth peer name v1',
+        'ip link set v0 up && ip link set v1 up',
+        'ip addr add fe80::a/64 dev v0 nodad && ip addr add fe80::b/64 dev v1 nodad',
+        'log=$(mktemp)',
+        '"$NODE" "$CHILD_CLI" --host "fe80::b%v1" $UDP_FLAG --file "$BOT" --cert "$CHILD_CERT" --key "$CHILD_KEY" --trust "$PARENT_CERT" > "$log" 2>&1 &',
+        'until grep -q "listening on" "$log"; do kill -0 $! 2>/dev/null || { cat "$log"; exit 3; }; sleep 0.05; done',
+        '"$NODE" "$PARENT" "fe80::b%v0" "$PARENT_CERT" "$PARENT_KEY" "$CHILD_CERT" $UDP',
+      ].join('\n')
+      const { code, out } = await inNetns(script, { ...vars(), UDP: udp, UDP_FLAG: udp ? '--udp' : '' })
+      expect(code, out).toBe(0)
+      expect(out).not.toContain('machineError')
+      expect(event(out, 'machineConnect')).toMatchObject({ machine: '[fe80::b%v0]:8379', host: 'fe80::b%v0', port: 8379, resumed: false })
+      if (udp) expect(out).toContain('messages now travel over encrypted UDP (udp6)')
+    }, 30_000)
+  }
 })
