@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events'
 import { ShardingError } from '../errors.js'
 import { Ops } from '../ipc/envelope.js'
 import { finishFanout } from '../ipc/results.js'
-import { hasSelector, toTarget, wantsSingle, type FanoutEntry, type TargetOptions } from '../ipc/targets.js'
+import { hasSelector, optionsArg, targetArg, toTarget, wantsSingle, type FanoutEntry, type TargetOptions } from '../ipc/targets.js'
 import { serializeValue } from '../ipc/values.js'
 import { deadlineIn } from '../rpc/deadline.js'
 import type { SessionInfo } from '../runtime/context.js'
@@ -167,25 +167,29 @@ export class ShardingClient extends EventEmitter {
     this.runtime.reportSession(shardId, session)
   }
 
-  async broadcastEval<R = unknown, C = unknown>(fn: (client: any, context: C) => R | Promise<R>, options: BroadcastOptions<C> = {}): Promise<any> {
+  async broadcastEval<R = unknown, C = unknown>(fn: (client: any, context: C) => R | Promise<R>, options?: BroadcastOptions<C>): Promise<any> {
     if (typeof fn !== 'function') throw new TypeError('broadcastEval(fn): fn must be a function; pass data through options.context')
-    const action = { type: 'eval', fn: fn.toString(), context: serializeValue(options.context) }
-    return this.fanout(action, options)
+    const o = optionsArg(options, 'broadcastEval(fn, options)')
+    const action = { type: 'eval', fn: fn.toString(), context: serializeValue(o.context) }
+    return this.fanout(action, o)
   }
 
-  async fetchClientValues(prop: string, options: Omit<BroadcastOptions, 'context'> = {}): Promise<any> {
+  /** `target` may also be a shard id, as in discord.js's `client.shard.fetchClientValues(prop, shard)`. */
+  async fetchClientValues(prop: string, target?: number | Omit<BroadcastOptions, 'context'>): Promise<any> {
     if (typeof prop !== 'string' || prop.length === 0) throw new TypeError('fetchClientValues(prop): prop must be a dotted property path')
-    return this.fanout({ type: 'fetch', prop }, options)
+    return this.fanout({ type: 'fetch', prop }, targetArg(target, 'fetchClientValues(prop, target)'))
   }
 
   /** One-way message: to the manager (no target) or to the targeted instances' 'message' listeners. */
   async send(message: unknown, target?: TargetOptions & { timeout?: number; signal?: AbortSignal }): Promise<void> {
+    target = optionsArg(target, 'send(message, target)')
     const to = hasSelector(target) ? toTarget(target, this.totalShards) : null
     await this.runtime.request('send', { message: serializeValue(message), target: to }, scopeOf(target))
   }
 
   /** Request with a reply: to the manager's 'request' event (no target) or to the targeted instances. */
   async request(message: unknown, target?: TargetOptions & { timeout?: number; allowPartial?: boolean; signal?: AbortSignal }): Promise<any> {
+    target = optionsArg(target, 'request(message, target)')
     if (!hasSelector(target)) {
       return this.decode(await this.runtime.request('managerRequest', { message: serializeValue(message) }, scopeOf(target)))
     }

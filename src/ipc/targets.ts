@@ -43,6 +43,35 @@ export function toTarget(opts: TargetOptions | undefined, totalShards: number): 
   return target
 }
 
+/** A call's options argument: an object, or nothing. Anything else is a mistake the call must not read as "no target". */
+export function optionsArg<T extends object>(arg: T | undefined | null, what: string): T {
+  if (arg === undefined || arg === null) return {} as T
+  if (typeof arg !== 'object' || Array.isArray(arg)) {
+    throw new TypeError(`${what}: expected options like { shard: 0, timeout: 5000 }, got ${describeArg(arg)}`)
+  }
+  return arg
+}
+
+/**
+ * `fetchClientValues`' target: options, or a shard id as discord.js takes it
+ * (`fetchClientValues('guilds.cache.size', 0)`), which would otherwise answer with every instance's value.
+ */
+export function targetArg<T extends object>(arg: T | number | undefined | null, what: string): T | { shard: number } {
+  if (typeof arg === 'number') {
+    if (!Number.isInteger(arg) || arg < 0) throw new TypeError(`${what}: a shard id is an integer ≥ 0, got ${arg}`)
+    return { shard: arg }
+  }
+  if (arg !== undefined && arg !== null && (typeof arg !== 'object' || Array.isArray(arg))) {
+    throw new TypeError(`${what}: expected a shard id or options like { shard: 0 }, got ${describeArg(arg)}`)
+  }
+  return optionsArg(arg, what)
+}
+
+function describeArg(arg: unknown): string {
+  if (Array.isArray(arg)) return 'an array'
+  return typeof arg === 'string' ? JSON.stringify(arg) : typeof arg === 'number' ? String(arg) : typeof arg
+}
+
 export function hasSelector(opts: TargetOptions | undefined): boolean {
   if (!opts) return false
   return Boolean(opts.all) || opts.shard !== undefined || opts.instance !== undefined || opts.machine !== undefined || opts.guildId !== undefined
@@ -58,6 +87,26 @@ export interface Endpoint {
   machine: string
   instances: number[]
   shards: number[]
+}
+
+/**
+ * Every part, or, as soon as one fails, that one alone: a caller without allowPartial rejects on the
+ * first failure anyway (as discord.js's Promise.all does), so it need not wait for the slowest part.
+ * The other parts run on; what they answer is dropped.
+ */
+export function allUnlessOneFails<T>(parts: Promise<T>[], failed: (part: T) => boolean): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const out = new Array<T>(parts.length)
+    let left = parts.length
+    if (left === 0) return resolve(out)
+    parts.forEach((p, i) =>
+      p.then((part) => {
+        if (failed(part)) return resolve([part])
+        out[i] = part
+        if (--left === 0) resolve(out)
+      }, reject),
+    )
+  })
 }
 
 export function matches(endpoint: Endpoint, target: Target): boolean {

@@ -5,7 +5,7 @@
  */
 import { setMaxListeners } from 'node:events'
 import { LinkLostError, NoTargetError, ProtocolError, ShardingError } from '../errors.js'
-import { matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
+import { allUnlessOneFails, matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
 import { deserializeValue, toWireError } from '../ipc/values.js'
 import { Authority, resolveLayout } from '../manager/authority.js'
 import type { Backend, MachineStatus, ManagerStatus } from '../manager/backend.js'
@@ -104,22 +104,22 @@ export class ParentBackend implements Backend {
   }
 
   /** One call per machine; each answers for its instances a little before our own deadline. */
-  async fanout(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]> {
+  async fanout(action: InstanceAction, target: Target, scope: CallScope, failFast = false): Promise<FanoutEntry[]> {
     const selected = this.runners().filter((m) => matches(m.endpoint(), target))
     if (selected.length === 0) throw noTarget(target)
     const parts: CallScope = { deadline: partsDeadline(scope.deadline), signal: scope.signal }
     if (scope.signal) setMaxListeners(0, scope.signal)
-    const perMachine = await Promise.all(
-      selected.map(async (m) => {
-        try {
-          return (await m.rpc.call('fanout', { action, target, set: m.slice!.set }, { ...parts, describe: `${action.type} on machine ${m.id}` })) as FanoutEntry[]
-        } catch (err) {
-          if (err instanceof NoTargetError) return []
-          // The machine could not answer: one failed entry per instance it should have answered for.
-          return m.plannedInstances(target).map((p) => ({ instance: p.id, machine: m.id, shards: p.shards, ok: false, error: toWireError(err) }))
-        }
-      }),
-    )
+    // failFast settles at the first machine that answers with a failure (each child waits for its own instances).
+    const calls = selected.map(async (m): Promise<FanoutEntry[]> => {
+      try {
+        return (await m.rpc.call('fanout', { action, target, set: m.slice!.set }, { ...parts, describe: `${action.type} on machine ${m.id}` })) as FanoutEntry[]
+      } catch (err) {
+        if (err instanceof NoTargetError) return []
+        // The machine could not answer: one failed entry per instance it should have answered for.
+        return m.plannedInstances(target).map((p) => ({ instance: p.id, machine: m.id, shards: p.shards, ok: false, error: toWireError(err) }))
+      }
+    })
+    const perMachine = failFast ? await allUnlessOneFails(calls, (es) => es.some((e) => !e.ok)) : await Promise.all(calls)
     const entries = perMachine.flat()
     if (entries.length === 0) throw noTarget(target)
     return entries.sort((a, b) => a.instance - b.instance)
@@ -283,7 +283,7 @@ export class ParentBackend implements Backend {
         const from: Origin = { instance: field.int(origin.instance, 'origin.instance'), machine: machine.id, shards: field.shards(origin.shards, 'origin.shards') }
         return answerBotRequest(
           {
-            fanout: (a, t, scope) => this.fanout(a, t, scope),
+            fanout: (a, t, scope, failFast) => this.fanout(a, t, scope, failFast),
             rollingRestart: () => this.rollingRestart({ deadline: Infinity }),
             emitEvent: this.emit,
             listenerCount: (e) => this.events.listenerCount(e),

@@ -31,7 +31,7 @@ export interface ParentLink {
 }
 
 export interface LocalPool {
-  run(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]>
+  run(action: InstanceAction, target: Target, scope: CallScope, failFast?: boolean): Promise<FanoutEntry[]>
   rollingRestart(): Promise<void>
 }
 
@@ -120,7 +120,7 @@ export class RemoteHost implements InstanceHost {
       if (this.pool && this.staysHere(kind, data)) {
         const pool = this.pool
         return answerBotRequest(
-          { fanout: (a, t, scope) => pool.run(a, t, scope), rollingRestart: () => pool.rollingRestart(), emitEvent: this.emitLocal, listenerCount: this.listenerCount },
+          { fanout: (a, t, scope, failFast) => pool.run(a, t, scope, failFast), rollingRestart: () => pool.rollingRestart(), emitEvent: this.emitLocal, listenerCount: this.listenerCount },
           from,
           kind,
           data,

@@ -7,7 +7,7 @@ import { CONTEXT_ENV } from '../constants.js'
 import { AbortedError, ShardingError } from '../errors.js'
 import { createMetricsServer, MetricsRecorder, type MetricCounters, type MetricsServer } from '../metrics/index.js'
 import { finishFanout } from '../ipc/results.js'
-import { hasSelector, toTarget, wantsSingle, type TargetOptions } from '../ipc/targets.js'
+import { hasSelector, optionsArg, targetArg, toTarget, wantsSingle, type TargetOptions } from '../ipc/targets.js'
 import { serializeValue } from '../ipc/values.js'
 import { deadlineIn, NO_DEADLINE } from '../rpc/deadline.js'
 import type { CallScope } from '../rpc/endpoint.js'
@@ -123,24 +123,31 @@ export class ShardingManager extends EventEmitter {
   /** Rejects a start() that is still pending when stop() is called. */
   private readonly stopped = settleLater<never>()
 
-  async broadcastEval<R = unknown, C = unknown>(fn: (client: any, context: C) => R | Promise<R>, options: BroadcastEvalOptions<C> = {}): Promise<any> {
+  async broadcastEval<R = unknown, C = unknown>(fn: (client: any, context: C) => R | Promise<R>, options?: BroadcastEvalOptions<C>): Promise<any> {
     if (typeof fn !== 'function') throw new TypeError('broadcastEval(fn): fn must be a function; pass data through options.context')
-    return this.fanout({ type: 'eval', fn: fn.toString(), context: serializeValue(options.context) }, options)
+    const o = optionsArg(options, 'broadcastEval(fn, options)')
+    return this.fanout({ type: 'eval', fn: fn.toString(), context: serializeValue(o.context) }, o)
   }
 
-  async fetchClientValues(prop: string, options: Omit<BroadcastEvalOptions, 'context'> = {}): Promise<any> {
+  /** `target` may also be a shard id, as in discord.js: `fetchClientValues('guilds.cache.size', 0)` answers shard 0's instance. */
+  async fetchClientValues(prop: string, target?: number | Omit<BroadcastEvalOptions, 'context'>): Promise<any> {
     if (typeof prop !== 'string' || prop.length === 0) throw new TypeError('fetchClientValues(prop): prop must be a dotted property path like "guilds.cache.size"')
-    return this.fanout({ type: 'fetch', prop }, options)
+    return this.fanout({ type: 'fetch', prop }, targetArg(target, 'fetchClientValues(prop, target)'))
   }
 
   /** One-way message to the targeted instances (all when no target): their ShardingClient 'message' event. */
-  async send(message: unknown, target: TargetOptions & { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
-    await this.fanout({ type: 'send', message: serializeValue(message), from: 'manager' }, target)
+  async send(message: unknown, target?: TargetOptions & { timeout?: number; signal?: AbortSignal }): Promise<void> {
+    await this.fanout({ type: 'send', message: serializeValue(message), from: 'manager' }, optionsArg(target, 'send(message, target)'))
+  }
+
+  /** discord.js's name for `send(message)` to every instance. */
+  async broadcast(message: unknown): Promise<void> {
+    await this.send(message)
   }
 
   /** Request to the targeted instances (all when no target); resolves with their replies. */
-  async request(message: unknown, target: TargetOptions & { timeout?: number; allowPartial?: boolean; signal?: AbortSignal } = {}): Promise<any> {
-    return this.fanout({ type: 'request', message: serializeValue(message), from: 'manager' }, target)
+  async request(message: unknown, target?: TargetOptions & { timeout?: number; allowPartial?: boolean; signal?: AbortSignal }): Promise<any> {
+    return this.fanout({ type: 'request', message: serializeValue(message), from: 'manager' }, optionsArg(target, 'request(message, target)'))
   }
 
   /** Restarts one instance gracefully (its shards RESUME); resolves when it is ready again. */
@@ -178,7 +185,7 @@ export class ShardingManager extends EventEmitter {
     const target = hasSelector(options) ? toTarget(options, total) : {}
     const scope: CallScope = { deadline: deadlineIn(timeout), signal: options.signal }
     return this.recorder.track(action.type, async () => {
-      const entries = await this.backend.fanout(action, target, scope)
+      const entries = await this.backend.fanout(action, target, scope, !options.allowPartial)
       return finishFanout(entries, { single: wantsSingle(options), allowPartial: Boolean(options.allowPartial) })
     })
   }

@@ -33,7 +33,8 @@ export interface Backend {
   readonly totalShards: number | null
   start(): Promise<void>
   stop(): Promise<void>
-  fanout(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]>
+  /** One entry per instance; with `failFast`, only the first failed entry as soon as one fails (see allUnlessOneFails). */
+  fanout(action: InstanceAction, target: Target, scope: CallScope, failFast?: boolean): Promise<FanoutEntry[]>
   respawn(instanceId: number, scope: CallScope): Promise<void>
   rollingRestart(scope: CallScope): Promise<void>
   /** Runs a new shard set beside the old one and switches to it (not on a MACHINES child). */

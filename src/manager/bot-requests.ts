@@ -29,7 +29,7 @@ export interface IncomingManagerRequest {
 }
 
 export interface BotRequestContext {
-  fanout(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]>
+  fanout(action: InstanceAction, target: Target, scope: CallScope, failFast?: boolean): Promise<FanoutEntry[]>
   rollingRestart(): Promise<void>
   emitEvent(name: string, ...args: unknown[]): void
   listenerCount(event: string): number
@@ -43,7 +43,9 @@ export async function answerBotRequest(ctx: BotRequestContext, origin: Origin, k
       // discord.js expects plain values: one per instance, or one when it named a shard.
       const shard = typeof d.shard === 'number' ? d.shard : undefined
       const target: Target = shard === undefined ? {} : { shards: [shard] }
-      const entries = await ctx.fanout(d.action as InstanceAction, target, call)
+      // It rejects on the first failure, and answers at once: discord.js matches a reply to its call by
+      // prop or script text only, so a late answer would settle the bot's next call with the same text.
+      const entries = await ctx.fanout(d.action as InstanceAction, target, call, true)
       return finishFanout(entries, { single: shard !== undefined, allowPartial: false })
     }
     case 'send': {

@@ -7,7 +7,7 @@
  */
 import { setMaxListeners } from 'node:events'
 import { ShardingError } from '../errors.js'
-import { matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
+import { allUnlessOneFails, matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
 import { toWireError } from '../ipc/values.js'
 import { partsDeadline } from '../rpc/deadline.js'
 import type { CallScope } from '../rpc/endpoint.js'
@@ -60,21 +60,20 @@ export class InstancePool {
   /**
    * Runs an action on every selected instance; one entry per instance, failures included. Each
    * part ends a little before the caller's deadline, so a slow instance becomes a failed entry
-   * the caller still receives.
+   * the caller still receives. With `failFast`, the first failed entry alone, as soon as it fails.
    */
-  async run(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]> {
+  async run(action: InstanceAction, target: Target, scope: CallScope, failFast = false): Promise<FanoutEntry[]> {
     const parts: CallScope = { deadline: partsDeadline(scope.deadline), signal: scope.signal }
     // One caller's signal is watched by every part of its fan-out: that many listeners is expected.
     if (scope.signal) setMaxListeners(0, scope.signal)
     // Entries share the instance's shard list: finishFanout copies it for callers (allowPartial).
-    return Promise.all(
-      this.select(target).map((instance): Promise<FanoutEntry> =>
-        instance.run(action, parts).then(
-          (value) => ({ instance: instance.id, machine: instance.machine, shards: instance.shards, ok: true, value }),
-          (err) => ({ instance: instance.id, machine: instance.machine, shards: instance.shards, ok: false, error: toWireError(err) }),
-        ),
+    const entries = this.select(target).map((instance): Promise<FanoutEntry> =>
+      instance.run(action, parts).then(
+        (value) => ({ instance: instance.id, machine: instance.machine, shards: instance.shards, ok: true, value }),
+        (err) => ({ instance: instance.id, machine: instance.machine, shards: instance.shards, ok: false, error: toWireError(err) }),
       ),
     )
+    return failFast ? allUnlessOneFails(entries, (e) => !e.ok) : Promise.all(entries)
   }
 
   setActive(active: boolean): void {

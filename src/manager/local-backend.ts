@@ -169,7 +169,7 @@ export class LocalBackend extends PoolBackend implements Backend {
     request: (from: Origin, kind: string, data: Record<string, unknown>, ctx: CallContext) =>
       answerBotRequest(
         {
-          fanout: (a, t, scope) => this.fanout(a, t, scope),
+          fanout: (a, t, scope, failFast) => this.fanout(a, t, scope, failFast),
           rollingRestart: () => this.rollingRestart(),
           emitEvent: this.emitEvent,
           listenerCount: (e) => this.events.listenerCount(e),

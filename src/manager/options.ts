@@ -174,8 +174,12 @@ const optionsSchema = object({
   machines: optional(schema<unknown>('machines', (v) => v)),
 })
 
+/** discord.js's and discord-hybrid-sharding's names for the local modes, so their `mode` carries over. */
+const MODE_ALIASES: Readonly<Record<string, ShardingManagerMode>> = { process: 'processes', worker: 'workers' }
+
 export function resolveMode(field: string, value: unknown, allowed: readonly string[] = MODES): ShardingManagerMode {
-  const mode = typeof value === 'string' ? value.toLowerCase() : value
+  const lower = typeof value === 'string' ? value.toLowerCase() : value
+  const mode = typeof lower === 'string' ? (MODE_ALIASES[lower] ?? lower) : lower
   if (typeof mode !== 'string' || !allowed.includes(mode)) {
     throw new OptionsError(field, `unknown mode ${JSON.stringify(value)}; use one of ${allowed.map((m) => `'${m}'`).join(', ')} (ShardingManagerModes.*)`)
   }
@@ -191,14 +195,16 @@ export function resolveOptions(raw: ShardingManagerOptions): ResolvedOptions {
   const isChild = machines?.me === 'child'
 
   const file = isParent ? null : resolveFile(o.file)
-  const shards = isParent || isChild ? null : parseShards('shards', required('shards', o.shards))
+  // discord.js's ShardingManager runs every shard of `totalShards` when no list is given; so does this one.
+  const shardsField = o.shards === undefined && o.totalShards !== undefined ? 'totalShards' : 'shards'
+  const shards = isParent || isChild ? null : parseShards(shardsField, required('shards', o.shards ?? o.totalShards))
   const totalShards = resolveTotal(o.totalShards, shards)
   const identify: IdentifyOptions = o.identify ?? {}
   if (o.reshard?.auto && !o.token) {
     throw new OptionsError('reshard.auto', "re-sharding by itself asks Discord's /gateway/bot for the recommended count and needs `token`")
   }
   if (shards === 'auto' && !o.token) {
-    throw new OptionsError('shards', "'auto' asks Discord's /gateway/bot and needs `token`; pass a token or a shard count")
+    throw new OptionsError(shardsField, "'auto' asks Discord's /gateway/bot and needs `token`; pass a token or a shard count")
   }
   return {
     file,

@@ -10,8 +10,8 @@ export abstract class PoolBackend {
   /** The running pool, or a clear error saying why there is none. */
   protected abstract requirePool(): InstancePool
 
-  fanout(action: InstanceAction, target: Target, scope: CallScope): Promise<FanoutEntry[]> {
-    return this.requirePool().run(action, target, scope)
+  fanout(action: InstanceAction, target: Target, scope: CallScope, failFast = false): Promise<FanoutEntry[]> {
+    return this.requirePool().run(action, target, scope, failFast)
   }
 
   respawn(instanceId: number, scope: CallScope = { deadline: NO_DEADLINE }): Promise<void> {

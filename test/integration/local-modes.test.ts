@@ -33,6 +33,17 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     expect(await manager.broadcastEval((c) => c.instanceId, { shard: 5 })).toBe(2)
     expect(await manager.broadcastEval((c) => c.instanceId, { instance: [1, 3] })).toEqual([1, 3])
     expect(await manager.fetchClientValues('totalShards')).toEqual([8, 8, 8, 8])
+    // discord.js's form: a shard id as fetchClientValues' target, from the manager and from an instance.
+    expect(await manager.fetchClientValues('instanceId', 5)).toBe(2)
+    expect(await manager.broadcastEval((c) => c.fetchClientValues('instanceId', 6), { shard: 0 })).toBe(3)
+    // Any other non-object is refused, never read as "every instance".
+    await expect(manager.fetchClientValues('instanceId', '5' as any)).rejects.toThrow('fetchClientValues(prop, target): expected a shard id or options like { shard: 0 }, got "5"')
+    await expect(manager.fetchClientValues('instanceId', 1.5)).rejects.toThrow('fetchClientValues(prop, target): a shard id is an integer ≥ 0, got 1.5')
+    await expect(manager.broadcastEval(() => 1, 2 as any)).rejects.toThrow('broadcastEval(fn, options): expected options like { shard: 0, timeout: 5000 }, got 2')
+    await expect(manager.send('x', [1] as any)).rejects.toThrow('send(message, target): expected options like { shard: 0, timeout: 5000 }, got an array')
+    expect(await manager.broadcastEval((c) => c.broadcastEval(() => 1, 'x').catch((e: Error) => `${e.name}: ${e.message}`), { shard: 0 })).toBe(
+      'TypeError: broadcastEval(fn, options): expected options like { shard: 0, timeout: 5000 }, got "x"',
+    )
     const guildOnShard6 = ((BigInt(Date.now() - 1420070400000) / 8n) * 8n + 6n) << 22n
     expect(await manager.broadcastEval((c) => c.shards, { guildId: guildOnShard6.toString() })).toEqual([6, 7])
     await expect(manager.broadcastEval(() => 1, { shard: 99 })).rejects.toBeInstanceOf(NoTargetError)
@@ -142,6 +153,26 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     expect(manager.status().machines[0].instances.every((i) => i.state === 'ready')).toBe(true)
   })
 
+  it('a call without allowPartial rejects at the first failure, without waiting for the slowest instance', async () => {
+    const manager = makeManager({ mode, shards: 2, shardsPerInstance: 1 })
+    await manager.start()
+    // Instance 1 answers only when released; instance 0 fails at once.
+    const call = manager.broadcastEval(
+      (c) => (c.instanceId === 0 ? Promise.reject(new RangeError('boom on 0')) : new Promise((resolve) => ((globalThis as any).release = resolve))),
+      { timeout: 20_000 },
+    )
+    await expect(call).rejects.toThrow('boom on 0')
+    // It settled while instance 1's part was still in flight (waiting for every part would have settled after it).
+    expect((manager as any).backend.inFlight()).toBe(1)
+    await manager.broadcastEval(() => (globalThis as any).release('late'), { instance: 1 })
+    // its late answer left instance 1 before the answer to this next call did: nothing is left behind
+    await manager.broadcastEval(() => 0, { instance: 1 })
+    expect((manager as any).backend.inFlight()).toBe(0)
+    // with allowPartial every entry is waited for
+    const partial = await manager.broadcastEval((c) => (c.instanceId === 0 ? Promise.reject(new RangeError('boom')) : 1), { allowPartial: true })
+    expect(partial.map((e: any) => e.ok)).toEqual([false, true])
+  })
+
   it('messages and requests both ways', async () => {
     const manager = makeManager({ mode, shards: 4, shardsPerInstance: 2 })
     await manager.start()
@@ -154,6 +185,9 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     expect(await gotMessage).toEqual({ from: 0 })
     expect(await manager.broadcastEval((c) => c.request('q', { instance: 1 }), { instance: 0 })).toEqual({ echo: 'q', instance: 1 })
     expect(await manager.broadcastEval(() => globalThis.received, { instance: 1 })).toEqual([{ hello: 1n }])
+    // broadcast(): discord.js's name for a message to every instance
+    await manager.broadcast('to all')
+    expect(await manager.broadcastEval(() => globalThis.received)).toEqual([['to all'], [{ hello: 1n }, 'to all']])
     manager.on('request', (req) => req.reply({ answeredBy: 'manager', to: req.from.instance }))
     expect(await manager.broadcastEval((c) => c.request('who'), { instance: 1 })).toEqual({ answeredBy: 'manager', to: 1 })
     // broadcastEval from inside an instance reaches every instance

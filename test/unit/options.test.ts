@@ -13,6 +13,13 @@ describe('options', () => {
     expect(o.shardsPerInstance).toBe(1)
     expect(o.identify).toMatchObject({ windowMs: 5000, marginMs: 250, strategy: 'auto', maxConcurrency: null })
     expect(resolveOptions({ file, mode: 'workers', shards: [2, 5] }).totalShards).toBe(6)
+    // discord.js's mode names
+    expect(resolveOptions({ file, mode: 'process', shards: 2 }).mode).toBe('processes')
+    expect(resolveOptions({ file, mode: 'Worker', shards: 2 }).mode).toBe('workers')
+    // discord.js's totalShards without a list: every shard of it
+    expect(resolveOptions({ file, mode: 'process', totalShards: 3 })).toMatchObject({ shards: [0, 1, 2], totalShards: 3 })
+    expect(resolveOptions({ file, mode: 'process', totalShards: 'auto', token: 't' })).toMatchObject({ shards: 'auto', totalShards: 'auto' })
+    expect(() => resolveOptions({ file, mode: 'process', totalShards: 'auto' })).toThrow(/^totalShards: 'auto' asks Discord/)
   })
 
   it.each([
