@@ -201,7 +201,8 @@ export class ShardingClient extends EventEmitter {
   }
 
   private async fanout(action: Record<string, unknown>, options: BroadcastOptions): Promise<unknown> {
-    const entries = (await this.runtime.request('broadcast', { action, target: toTarget(options, this.totalShards) }, scopeOf(options))) as FanoutEntry[]
+    const failFast = !options.allowPartial // the manager answers at the first failure (see allUnlessOneFails)
+    const entries = (await this.runtime.request('broadcast', { action, target: toTarget(options, this.totalShards), failFast }, scopeOf(options))) as FanoutEntry[]
     return finishFanout(entries, { single: wantsSingle(options), allowPartial: Boolean(options.allowPartial) })
   }
 }

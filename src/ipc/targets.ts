@@ -96,16 +96,11 @@ export interface Endpoint {
  */
 export function allUnlessOneFails<T>(parts: Promise<T>[], failed: (part: T) => boolean): Promise<T[]> {
   return new Promise((resolve, reject) => {
-    const out = new Array<T>(parts.length)
-    let left = parts.length
-    if (left === 0) return resolve(out)
-    parts.forEach((p, i) =>
-      p.then((part) => {
-        if (failed(part)) return resolve([part])
-        out[i] = part
-        if (--left === 0) resolve(out)
-      }, reject),
-    )
+    const check = (part: T): void => {
+      if (failed(part)) resolve([part])
+    }
+    for (const p of parts) p.then(check, reject)
+    Promise.all(parts).then(resolve, reject)
   })
 }
 

@@ -38,7 +38,7 @@ export interface BotRequestContext {
 export async function answerBotRequest(ctx: BotRequestContext, origin: Origin, kind: string, d: Record<string, unknown>, call: CallContext): Promise<unknown> {
   switch (kind) {
     case 'broadcast':
-      return ctx.fanout(d.action as InstanceAction, (d.target ?? {}) as Target, call)
+      return ctx.fanout(d.action as InstanceAction, (d.target ?? {}) as Target, call, d.failFast === true)
     case 'djsBroadcast': {
       // discord.js expects plain values: one per instance, or one when it named a shard.
       const shard = typeof d.shard === 'number' ? d.shard : undefined

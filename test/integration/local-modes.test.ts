@@ -168,6 +168,19 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     // its late answer left instance 1 before the answer to this next call did: nothing is left behind
     await manager.broadcastEval(() => 0, { instance: 1 })
     expect((manager as any).backend.inFlight()).toBe(0)
+    // the same for a call made from inside an instance
+    const fromInstance = await manager.broadcastEval(
+      (c) =>
+        c
+          .broadcastEval((x: any) => (x.instanceId === 0 ? Promise.reject(new RangeError('boom from 0')) : new Promise((resolve) => ((globalThis as any).release = resolve))), { timeout: 20_000 })
+          .catch((e: Error) => e.message),
+      { instance: 0 },
+    )
+    expect(fromInstance).toContain('boom from 0')
+    expect((manager as any).backend.inFlight()).toBe(1)
+    await manager.broadcastEval(() => (globalThis as any).release('late'), { instance: 1 })
+    await manager.broadcastEval(() => 0, { instance: 1 })
+    expect((manager as any).backend.inFlight()).toBe(0)
     // with allowPartial every entry is waited for
     const partial = await manager.broadcastEval((c) => (c.instanceId === 0 ? Promise.reject(new RangeError('boom')) : 1), { allowPartial: true })
     expect(partial.map((e: any) => e.ok)).toEqual([false, true])
