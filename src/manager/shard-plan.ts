@@ -63,6 +63,10 @@ export function instanceCount(shardCount: number, shardsPerInstance: number): nu
 
 /** Discord's routing rule: `(guild_id >> 22) % num_shards`, in BigInt so 64-bit ids stay exact. */
 export function shardForGuild(guildId: string | bigint | number, totalShards: number): number {
+  if (typeof guildId === 'number' && !Number.isSafeInteger(guildId)) {
+    // Real guild ids are above 2^53: as a JS number they have already lost digits, so the shard would be wrong.
+    throw new OptionsError('guildId', `${guildId} is not exact as a number (snowflakes exceed 2^53); pass the id as a string, as Discord sends it`)
+  }
   let id: bigint
   try {
     id = BigInt(guildId)

@@ -36,6 +36,9 @@ describe('shard plan', () => {
     expect(shardForGuild(id.toString(), 16)).toBe(expected)
     expect(shardForGuild('81384788765712384', 1)).toBe(0)
     expect(() => shardForGuild('abc', 4)).toThrow(/not a snowflake/)
+    // a real id as a JS number has lost digits: refused rather than routed to a wrong shard
+    expect(() => shardForGuild(81384788765712384, 16)).toThrow(/^guildId: 81384788765712380 is not exact as a number .* pass the id as a string/)
+    expect(shardForGuild(4194304 * 5, 4)).toBe(1)
   })
 
   it('describes shard lists compactly', () => {
