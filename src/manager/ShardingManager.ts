@@ -54,6 +54,7 @@ export class ShardingManager extends EventEmitter {
       )
     }
     this.options = resolveOptions(options)
+    this.on('newListener', warnOnDiscordJsEvent)
     this.on('instanceRespawn', () => this.recorder.restart('crash'))
     this.on('machineDisconnect', (e: { machine: string }) => this.recorder.linkDrop(e.machine))
     this.on('reshardDone', () => this.recorder.reshard())
@@ -204,6 +205,14 @@ export class ShardingManager extends EventEmitter {
     },
     listenerCount: (name: string): number => this.listenerCount(name),
   }
+}
+
+/** discord.js's manager event, which nothing here emits: a listener for it would wait silently forever. */
+function warnOnDiscordJsEvent(event: string | symbol): void {
+  if (event !== 'shardCreate') return
+  process.emitWarning("'shardCreate' is discord.js's ShardingManager event and is never emitted here; listen to 'instanceSpawn' (one per process or worker, with its shards)", {
+    code: 'DISCORDOO_SHARDCREATE',
+  })
 }
 
 function operationScope(options: OperationOptions): CallScope {

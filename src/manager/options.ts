@@ -187,6 +187,9 @@ export function resolveMode(field: string, value: unknown, allowed: readonly str
 }
 
 export function resolveOptions(raw: ShardingManagerOptions): ResolvedOptions {
+  if (typeof raw === 'string') {
+    throw new OptionsError('options', `expected an options object; discord.js's new ShardingManager(${JSON.stringify(raw)}, options) is new ShardingManager({ file: ${JSON.stringify(raw)}, mode: 'process', ...options }) here (README: Coming from discord.js's ShardingManager)`)
+  }
   if (typeof raw !== 'object' || raw === null) throw new OptionsError('options', 'expected an options object')
   const o = optionsSchema.parse(raw, '')
   const mode = o.mode

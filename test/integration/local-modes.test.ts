@@ -308,6 +308,22 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     expect(errors.some((e) => e instanceof TimeoutError && /no start-up progress/.test(e.message))).toBe(true)
   })
 
+  it("warns when a listener for discord.js's 'shardCreate' is added, and names the event to use", async () => {
+    const manager = makeManager({ mode, shards: 1 })
+    const warned = new Promise<Error & { code?: string }>((resolve) => {
+      const onWarning = (w: Error & { code?: string }) => {
+        if (w.code !== 'DISCORDOO_SHARDCREATE') return
+        process.off('warning', onWarning)
+        resolve(w)
+      }
+      process.on('warning', onWarning)
+    })
+    manager.on('shardCreate', () => {})
+    expect((await warned).message).toBe(
+      "'shardCreate' is discord.js's ShardingManager event and is never emitted here; listen to 'instanceSpawn' (one per process or worker, with its shards)",
+    )
+  })
+
   it('refuses to spawn managers recursively from inside an instance', async () => {
     const manager = makeManager({ mode, shards: 1, file: fixture('spawn-loop-client.mjs'), respawn: false })
     const death = nextEvent<any>(manager, 'instanceDeath')
