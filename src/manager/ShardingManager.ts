@@ -93,6 +93,15 @@ export class ShardingManager extends EventEmitter {
     return this.started
   }
 
+  /**
+   * discord.js's name for start(). Its options (`amount`, `delay`, `timeout`) have nothing to set here:
+   * the shards come from the constructor, the identify queue paces every IDENTIFY, and
+   * `timeouts.ready` watches each instance's progress.
+   */
+  spawn(_options?: { amount?: number | 'auto'; delay?: number; timeout?: number }): Promise<this> {
+    return this.start()
+  }
+
   /** What /metrics counts beyond status(): requests by kind (count, errors, latency), restarts, link drops, re-shards, failovers. */
   metrics(): MetricCounters {
     return this.recorder.counters()

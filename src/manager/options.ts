@@ -149,6 +149,13 @@ const identifySchema = object({
 
 const MODES = Object.values(ShardingManagerModes)
 
+/** discord.js's ShardingManager options that are named differently here (README: Coming from discord.js's ShardingManager). */
+const DISCORDJS_OPTIONS: Readonly<Record<string, string>> = {
+  shardArgs: "discord.js's 'shardArgs' is 'args' here",
+  shardList: "discord.js's 'shardList' is 'shards' here (with 'totalShards' when the bot has more)",
+  silent: "discord.js's 'silent' has no equivalent: instances write to the manager's own stdout and stderr",
+}
+
 const optionsSchema = object({
   file: optional(schema<unknown>('a path', (v) => v)),
   mode: schema<ShardingManagerMode>('a mode', (v, f) => resolveMode(f, v)),
@@ -172,7 +179,7 @@ const optionsSchema = object({
   metrics: optional(object({ port: int(0, 65535), host: optional(str(255), '127.0.0.1') })),
   reshard: optional(object({ auto: optional(bool(), false), checkInterval: optional(int(1000), 3_600_000) })),
   machines: optional(schema<unknown>('machines', (v) => v)),
-})
+}, { renamed: DISCORDJS_OPTIONS })
 
 /** discord.js's and discord-hybrid-sharding's names for the local modes, so their `mode` carries over. */
 const MODE_ALIASES: Readonly<Record<string, ShardingManagerMode>> = { process: 'processes', worker: 'workers' }

@@ -95,15 +95,16 @@ export function recordOf<T>(value: Schema<T>, maxKeys = 10_000): Schema<Record<s
 
 /**
  * An object with known keys. Absent optional keys get their fallback (or stay undefined); any other
- * key is an error that names the closest known key.
+ * key is an error that names the closest known key, or says what to write instead when `renamed`
+ * knows the key (another library's name for an option).
  */
-export function object<S extends Shape>(shape: S, opts: { allowUnknown?: boolean } = {}): Schema<Parsed<S>> {
+export function object<S extends Shape>(shape: S, opts: { allowUnknown?: boolean; renamed?: Readonly<Record<string, string>> } = {}): Schema<Parsed<S>> {
   const known = Object.keys(shape)
   return schema('an object', (v, f) => {
     if (!isPlainObject(v)) return fail(f, 'an object', v)
     if (!opts.allowUnknown) {
       for (const key of Object.keys(v)) {
-        if (!(key in shape)) throw unknownKey(f, key, known)
+        if (!(key in shape)) throw unknownKey(f, key, known, opts.renamed)
       }
     }
     const out: Record<string, unknown> = {}
@@ -132,8 +133,9 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null
 }
 
-function unknownKey(field: string, key: string, known: string[]): OptionsError {
+function unknownKey(field: string, key: string, known: string[], renamed?: Readonly<Record<string, string>>): OptionsError {
   const path = field ? `${field}.${key}` : key
+  if (renamed && Object.hasOwn(renamed, key)) return new OptionsError(path, `unknown option; ${renamed[key]}`)
   const near = closest(key, known)
   const hint = near ? `did you mean '${near}'?` : `known options here: ${known.join(', ')}`
   return new OptionsError(path, `unknown option; ${hint}`)

@@ -111,13 +111,13 @@ describe("README: coming from discord.js's ShardingManager", () => {
     return m![1]!
   }
 
-  it('runs the manager line with a bot written for discord.js\'s manager: login() without a token, fetchClientValues(prop, shard), broadcast()', async () => {
+  it('runs the manager line with a bot written for discord.js\'s manager: spawn(), login() without a token, fetchClientValues(prop, shard), broadcast()', async () => {
     const manager = [
       "import { ShardingManager } from 'discordoo-sharding'",
       'const token = process.env.DISCORD_TOKEN',
       `const manager = ${managerLine()}`,
       "manager.on('instanceSpawn', (i) => console.log(`instance ${i.id} spawned: shards ${i.shards}`))",
-      'await manager.start()',
+      'await manager.spawn()', // discord.js's name for start()
       "console.log(`shard 2 guilds: ${await manager.fetchClientValues('guilds.cache.size', 2)}`)",
       "await manager.broadcast('hello')",
       'console.log(`received: ${JSON.stringify(await manager.broadcastEval(() => globalThis.received))}`)',

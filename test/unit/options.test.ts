@@ -20,6 +20,10 @@ describe('options', () => {
     expect(resolveOptions({ file, mode: 'process', totalShards: 3 })).toMatchObject({ shards: [0, 1, 2], totalShards: 3 })
     expect(resolveOptions({ file, mode: 'process', totalShards: 'auto', token: 't' })).toMatchObject({ shards: 'auto', totalShards: 'auto' })
     expect(() => resolveOptions({ file, mode: 'process', totalShards: 'auto' })).toThrow(/^totalShards: 'auto' asks Discord/)
+    // discord.js's option names say what to write instead
+    expect(() => resolveOptions({ file, mode: 'process', totalShards: 2, shardArgs: [] } as any)).toThrow(/^shardArgs: unknown option; discord\.js's 'shardArgs' is 'args' here$/)
+    expect(() => resolveOptions({ file, mode: 'process', totalShards: 2, shardList: [0] } as any)).toThrow(/^shardList: unknown option; discord\.js's 'shardList' is 'shards' here/)
+    expect(() => resolveOptions({ file, mode: 'process', totalShards: 2, silent: true } as any)).toThrow(/^silent: unknown option; discord\.js's 'silent' has no equivalent/)
     // discord.js's constructor signature says what to write instead
     expect(() => resolveOptions('./bot.js' as any)).toThrow(
       `options: expected an options object; discord.js's new ShardingManager("./bot.js", options) is new ShardingManager({ file: "./bot.js", mode: 'process', ...options }) here`,
