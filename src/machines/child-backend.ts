@@ -229,7 +229,8 @@ export class ChildBackend extends PoolBackend implements Backend {
         if (!this.config.policy.eval && (action.type === 'eval' || action.type === 'script')) {
           throw new ShardingError('EVAL_REFUSED', 'this child does not run code sent as text (--no-eval / policy.eval: false); use request, send or fetchClientValues')
         }
-        return this.setOf(d.set).pool.run(action, readTarget(d.target), ctx)
+        // failFast: the parent's caller rejects at the first failure, so answer with it at once (absent from older parents)
+        return this.setOf(d.set).pool.run(action, readTarget(d.target), ctx, d.failFast === true)
       }
       case 'respawn':
         await withDeadline(this.setOf(d.set).pool.get(field.int(d.instance, 'instance')).respawn(), ctx, 'the respawn')

@@ -109,10 +109,10 @@ export class ParentBackend implements Backend {
     if (selected.length === 0) throw noTarget(target)
     const parts: CallScope = { deadline: partsDeadline(scope.deadline), signal: scope.signal }
     if (scope.signal) setMaxListeners(0, scope.signal)
-    // failFast settles at the first machine that answers with a failure (each child waits for its own instances).
+    // failFast: each child answers at its first failed instance, and the call settles at the first machine that does.
     const calls = selected.map(async (m): Promise<FanoutEntry[]> => {
       try {
-        return (await m.rpc.call('fanout', { action, target, set: m.slice!.set }, { ...parts, describe: `${action.type} on machine ${m.id}` })) as FanoutEntry[]
+        return (await m.rpc.call('fanout', { action, target, set: m.slice!.set, failFast }, { ...parts, describe: `${action.type} on machine ${m.id}` })) as FanoutEntry[]
       } catch (err) {
         if (err instanceof NoTargetError) return []
         // The machine could not answer: one failed entry per instance it should have answered for.

@@ -186,6 +186,33 @@ describe('MACHINES mode: every call settles', () => {
     ])
   })
 
+  it('a call without allowPartial settles at the first failure: the child answers with it without waiting for its slower instance', async () => {
+    const [pa, pb] = [await freePort(), await freePort()]
+    const [ca, cb] = certs.children
+    const a = childManager(ca, [certs.parent.certPath], '127.0.0.1', pa)
+    const b = childManager(cb, [certs.parent.certPath], '127.0.0.1', pb)
+    await a.start()
+    await b.start()
+    const parent = parentManager(
+      parentOptions(certs, [
+        { host: '127.0.0.1', port: pa, cert: ca, mode: 'processes', from: 0, to: 1, perInstance: 1 },
+        { host: '127.0.0.1', port: pb, cert: cb, mode: 'workers', from: 2, to: 3, perInstance: 1 },
+      ]),
+    )
+    await parent.start()
+    // instance 0 fails at once; instance 1, on the same machine, answers only when released
+    const call = parent.broadcastEval(
+      (c) => (c.instanceId === 0 ? Promise.reject(new RangeError('boom on 0')) : c.instanceId === 1 ? new Promise((resolve) => ((globalThis as any).release = resolve)) : c.instanceId),
+      { timeout: 20_000 },
+    )
+    await expect(call).rejects.toThrow('boom on 0')
+    // it settled while instance 1's part was still in flight on its machine
+    expect((a as any).backend.inFlight()).toBeGreaterThan(0)
+    await parent.broadcastEval(() => (globalThis as any).release('late'), { instance: 1 })
+    await parent.broadcastEval(() => 0, { instance: 1 })
+    expect((a as any).backend.inFlight()).toBe(0)
+  })
+
   it('traffic between instances of one machine stays on it: it works while the parent is unreachable', async () => {
     const port = await freePort()
     const [c0] = certs.children
