@@ -172,6 +172,14 @@ export class ShardingManager extends EventEmitter {
   }
 
   /**
+   * discord.js's name for rollingRestart(). Its options (`shardDelay`, `respawnDelay`, `timeout` per
+   * shard) have nothing to set here: each instance is ready again before the next one restarts.
+   */
+  respawnAll(_options?: { shardDelay?: number; respawnDelay?: number; timeout?: number }): Promise<void> {
+    return this.rollingRestart()
+  }
+
+  /**
    * Re-shards without downtime: starts the new shard set beside the running one (paced by the same
    * identify authority), switches routing to it once every new shard is ready, then stops the old
    * set. Refused before anything starts when the daily identify budget cannot pay for the new set.

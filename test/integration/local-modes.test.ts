@@ -339,6 +339,8 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     manager.on('instanceReady', (i) => order.push(`ready ${i.id}`))
     await manager.rollingRestart()
     expect(order).toEqual(['death 0', 'ready 0', 'death 1', 'ready 1'])
+    await manager.respawnAll() // discord.js's name
+    expect(order).toEqual(['death 0', 'ready 0', 'death 1', 'ready 1', 'death 0', 'ready 0', 'death 1', 'ready 1'])
     await manager.stop()
     expect(manager.status().machines[0].instances.every((i) => i.state === 'stopped' && i.pid === null)).toBe(true)
   })
