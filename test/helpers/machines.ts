@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { ShardingManager } from '../../dist/index.js'
 import { makeCert, makeTempDir, removeDir, type MadeCert } from './certs.js'
 import { fixture } from './manager.js'
+import { freePort } from './ports.js'
 
 export const CHILD_BIN = fileURLToPath(new URL('../../dist/bin/discordoo-child.js', import.meta.url))
 
@@ -44,6 +45,17 @@ export function childManager(cert: MadeCert, trust: string[], host: string, port
   m.on('error', () => {})
   live.add(m)
   return m
+}
+
+/** Two child managers on loopback, started (in standby), trusting the parent: a with children[0], b with children[1]. */
+export async function startTwoChildren(certs: Certs): Promise<{ a: ShardingManager; b: ShardingManager; pa: number; pb: number; ca: MadeCert; cb: MadeCert }> {
+  const [pa, pb] = [await freePort(), await freePort()]
+  const [ca, cb] = certs.children as [MadeCert, MadeCert]
+  const a = childManager(ca, [certs.parent.certPath], '127.0.0.1', pa)
+  const b = childManager(cb, [certs.parent.certPath], '127.0.0.1', pb)
+  await a.start()
+  await b.start()
+  return { a, b, pa, pb, ca, cb }
 }
 
 export function parentOptions(certs: Certs, points: { host: string; port: number; cert: MadeCert; mode: string; from: number; to: number; perInstance?: number; udp?: 'udp4' | 'udp6' }[], extra: Record<string, unknown> = {}) {

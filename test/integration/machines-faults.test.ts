@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { LinkLostError } from '../../dist/index.js'
 import { LinkServer } from '../../src/net/index.js'
-import { childManager, dropCerts, makeCerts, parentManager, parentOptions, stopMachines, type Certs } from '../helpers/machines.js'
+import { childManager, dropCerts, makeCerts, parentManager, parentOptions, startTwoChildren, stopMachines, type Certs } from '../helpers/machines.js'
 import { fixture, nextEvent } from '../helpers/manager.js'
 import { freePort } from '../helpers/ports.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
@@ -187,12 +187,7 @@ describe('MACHINES mode: every call settles', () => {
   })
 
   it('a call without allowPartial settles at the first failure: the child answers with it without waiting for its slower instance', async () => {
-    const [pa, pb] = [await freePort(), await freePort()]
-    const [ca, cb] = certs.children
-    const a = childManager(ca, [certs.parent.certPath], '127.0.0.1', pa)
-    const b = childManager(cb, [certs.parent.certPath], '127.0.0.1', pb)
-    await a.start()
-    await b.start()
+    const { a, pa, pb, ca, cb } = await startTwoChildren(certs)
     const parent = parentManager(
       parentOptions(certs, [
         { host: '127.0.0.1', port: pa, cert: ca, mode: 'processes', from: 0, to: 1, perInstance: 1 },

@@ -1,6 +1,6 @@
 // Grow and heal (issue 10), MACHINES mode: re-shard across machines, and a lost machine's range on a spare.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { childManager, dropCerts, makeCerts, parentManager, parentOptions, stopMachines, type Certs } from '../helpers/machines.js'
+import { childManager, dropCerts, makeCerts, parentManager, parentOptions, startTwoChildren, stopMachines, type Certs } from '../helpers/machines.js'
 import { nextEvent } from '../helpers/manager.js'
 import { freePort } from '../helpers/ports.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
@@ -19,12 +19,7 @@ afterEach(async () => {
 
 describe('MACHINES: reshard()', () => {
   it('runs the new set beside the old one on every machine, switches, then retires the old set', async () => {
-    const [pa, pb] = [await freePort(), await freePort()]
-    const [ca, cb] = certs.children
-    const a = childManager(ca, [certs.parent.certPath], '127.0.0.1', pa)
-    const b = childManager(cb, [certs.parent.certPath], '127.0.0.1', pb)
-    await a.start()
-    await b.start()
+    const { a, b, pa, pb, ca, cb } = await startTwoChildren(certs)
     const parent = parentManager(
       parentOptions(
         certs,
