@@ -14,6 +14,15 @@ afterAll(() => dropCertSet(c))
 const yieldIo = (): Promise<void> => new Promise((r) => setImmediate(r))
 const range = (n: number): number[] => [...Array(n).keys()]
 
+/** Polls a condition that has no event of its own. */
+async function untilTrue(ok: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!ok()) {
+    if (Date.now() > end) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
 /**
  * Streams 1000 numbered messages each way, cutting the wire under the link `cuts` times while
  * frames are in flight, and checks each side got every message exactly once, in order.
@@ -144,6 +153,9 @@ describe('one parent at a time', () => {
     const atClient = collect(client)
     server.send('old-1')
     await atClient.until(1)
+    // 'old-1' counts as delivered once its (delayed) ACK is back; until then a lost link would return it
+    // as undelivered, rightly. The ACK has no event: poll the server's queue.
+    await untilTrue(() => server.stats().queuedMessages === 0)
     // The "restarted" parent: same certificate, new process, so a new session.
     const restarted = cleanup.add(new LinkClient(clientOpts(c, port, { nodeId: 'parent-1' })))
     const refused = waitEvent(restarted, 'refused', (e) => e.code === 'ALREADY_ATTACHED')
