@@ -16,7 +16,11 @@ export interface PartialResult<T = unknown> {
   error?: Error
 }
 
-export function finishFanout(entries: FanoutEntry[], opts: { single: boolean; allowPartial: boolean }): unknown {
+/**
+ * `bare`: a failure keeps the thrower's own message, without the instance it came from: what
+ * discord.js's `client.shard.*` calls reject with (the bridge answers them as discord.js would).
+ */
+export function finishFanout(entries: FanoutEntry[], opts: { single: boolean; allowPartial: boolean; bare?: boolean }): unknown {
   if (opts.allowPartial) {
     const out: PartialResult[] = entries.map((e) => ({
       instance: e.instance,
@@ -28,12 +32,14 @@ export function finishFanout(entries: FanoutEntry[], opts: { single: boolean; al
     return opts.single ? out[0] : out
   }
   const failed = entries.find((e) => !e.ok)
-  if (failed) throw entryError(failed)
+  if (failed) throw opts.bare ? fromWireError(failed.error ?? UNKNOWN_FAILURE, { instance: failed.instance, machine: failed.machine }) : entryError(failed)
   const values = entries.map((e) => deserializeValue(e.value))
   return opts.single ? values[0] : values
 }
 
+const UNKNOWN_FAILURE = { name: 'Error', message: 'unknown failure' }
+
 function entryError(e: FanoutEntry): Error {
-  const w = e.error ?? { name: 'Error', message: 'unknown failure' }
+  const w = e.error ?? UNKNOWN_FAILURE
   return fromWireError(w, { instance: e.instance, machine: e.machine, prefix: `instance ${e.instance} (${e.machine})` })
 }

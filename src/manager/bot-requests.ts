@@ -45,8 +45,9 @@ export async function answerBotRequest(ctx: BotRequestContext, origin: Origin, k
       const target: Target = shard === undefined ? {} : { shards: [shard] }
       // It rejects on the first failure, and answers at once: discord.js matches a reply to its call by
       // prop or script text only, so a late answer would settle the bot's next call with the same text.
+      // A failure carries the thrower's own name and message, as under discord.js's manager.
       const entries = await ctx.fanout(d.action as InstanceAction, target, call, true)
-      return finishFanout(entries, { single: shard !== undefined, allowPartial: false })
+      return finishFanout(entries, { single: shard !== undefined, allowPartial: false, bare: true })
     }
     case 'send': {
       if (!d.target) {

@@ -98,7 +98,7 @@ export class DjsBridge {
     const ctx: CallContext = { deadline: deadlineIn(this.host.defaultTimeout), signal: new AbortController().signal }
     this.host.broadcast(action, shard, ctx).then(
       (result) => this.host.send({ ...keys, _result: result }),
-      (err: Error) => this.host.send({ ...keys, _error: { name: err.name, message: err.message, stack: err.stack } }),
+      (err: Error) => this.host.send({ ...keys, _error: asDiscordJsError(err) }),
     )
   }
 
@@ -148,6 +148,15 @@ export class DjsBridge {
     waiter.cleanup()
     return waiter
   }
+}
+
+/**
+ * What discord.js rebuilds into the Error its call rejects with (`makeError`: name, message, stack).
+ * An error thrown by the eval keeps the thrower's name (`TypeError`, …), as under discord.js's manager.
+ */
+function asDiscordJsError(err: Error): { name: string; message: string; stack?: string } {
+  if (err instanceof RemoteError) return { name: err.remoteName, message: err.message, stack: err.remoteStack ?? err.stack }
+  return { name: err.name, message: err.message, stack: err.stack }
 }
 
 /** discord.js's broadcastEval script for a function and a JSON context. */

@@ -15,12 +15,20 @@ export async function runScript(script: string, target: unknown): Promise<unknow
   return await new Function(`return (${script});`).call(target)
 }
 
-/** Reads a dotted property path (`guilds.cache.size`) like discord.js's fetchClientValues. */
+/**
+ * Reads a dotted property path (`guilds.cache.size`) like discord.js's fetchClientValues: the last
+ * property may be undefined, but a path through a missing one (a typo, `user.id` before login) is a
+ * TypeError, as it is there, so it is not mistaken for a value.
+ */
 export function readPath(target: unknown, path: string): unknown {
   let value: unknown = target
-  for (const key of path.split('.')) {
-    if (value === null || value === undefined) return undefined
-    value = (value as Record<string, unknown>)[key]
+  const keys = path.split('.')
+  for (let i = 0; i < keys.length; i++) {
+    if (value === null || value === undefined) {
+      const read = i === 0 ? 'the client' : `client.${keys.slice(0, i).join('.')}`
+      throw new TypeError(`fetchClientValues('${path}'): ${read} is ${value}, so it has no '${keys[i]}'`)
+    }
+    value = (value as Record<string, unknown>)[keys[i]!]
   }
   return value
 }

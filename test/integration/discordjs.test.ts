@@ -85,6 +85,21 @@ describe.each(['processes', 'workers'] as const)('discord.js in %s mode', (mode)
     expect(inside).toEqual([1, 2, 3, 4].map(() => perShardGuilds * PER_INSTANCE))
     const ids = await manager.broadcastEval((c: any) => c.shard.broadcastEval((x: any) => x.shard.ids), { instance: 2 })
     expect(ids).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14, 15]])
+    // failures reach the bot as discord.js's manager gives them: the thrower's own name and message
+    const failures = await manager.broadcastEval(
+      async (c: any) => {
+        const caught = (p: Promise<unknown>) => p.then(() => null, (e: Error) => ({ name: e.name, message: e.message, isError: e instanceof Error }))
+        return [
+          await caught(c.shard.broadcastEval(() => { throw new TypeError('boom') })),
+          await caught(c.shard.fetchClientValues('nope.deep')),
+        ]
+      },
+      { instance: 1 },
+    )
+    expect(failures).toEqual([
+      { name: 'TypeError', message: 'boom', isError: true },
+      { name: 'TypeError', message: "fetchClientValues('nope.deep'): client.nope is undefined, so it has no 'deep'", isError: true },
+    ])
 
     expect(sum(await manager.broadcastEval((c: any) => c.guilds.cache.size))).toBe(GUILDS)
     expect(sum(await manager.fetchClientValues('guilds.cache.size'))).toBe(GUILDS)

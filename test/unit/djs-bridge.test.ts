@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { AbortedError, InstanceDiedError, TimeoutError } from '../../src/errors.js'
+import { AbortedError, InstanceDiedError, NoTargetError, RemoteError, TimeoutError } from '../../src/errors.js'
 import { deserializeValue } from '../../src/ipc/values.js'
 import { DjsBridge } from '../../src/manager/djs-bridge.js'
 import { deadlineIn, NO_DEADLINE } from '../../src/rpc/deadline.js'
 
-function bridge(send: (msg: any) => boolean = () => true) {
+function bridge(send: (msg: any) => boolean = () => true, broadcast: () => Promise<unknown> = async () => null) {
   const sent: any[] = []
   const b = new DjsBridge({
     id: 3,
     send: (m) => (sent.push(m), send(m)),
     shardEvent: () => {},
-    broadcast: async () => null,
+    broadcast,
     respawnAll: () => {},
     defaultTimeout: 1000,
   })
@@ -53,5 +53,20 @@ describe("DjsBridge (discord.js's _eval protocol, matched by script text)", () =
     b.rejectAll(new InstanceDiedError(3))
     await expect(p).rejects.toBeInstanceOf(InstanceDiedError)
     expect((b as any).waiting.size).toBe(0)
+  })
+
+  it("answers a bot's failed _sEval with the thrower's own name and message, as discord.js's manager does", async () => {
+    const thrown = new RemoteError('TypeError', 'boom', 'TypeError: boom\n    at eval')
+    const cases: [Error, { name: string; message: string; stack?: string }][] = [
+      [thrown, { name: 'TypeError', message: 'boom', stack: 'TypeError: boom\n    at eval' }],
+      [new NoTargetError('no running instance matches shard 99'), { name: 'NoTargetError', message: 'no running instance matches shard 99' }],
+    ]
+    for (const [err, expected] of cases) {
+      const { b, sent } = bridge(() => true, () => Promise.reject(err))
+      b.handle({ _sEval: '(c) => c.x', _sEvalShard: 99 })
+      await new Promise((r) => setImmediate(r))
+      expect(sent).toHaveLength(1)
+      expect(sent[0]).toMatchObject({ _sEval: '(c) => c.x', _sEvalShard: 99, _error: expected })
+    }
   })
 })
