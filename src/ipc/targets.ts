@@ -43,28 +43,6 @@ export function toTarget(opts: TargetOptions | undefined, totalShards: number): 
   return target
 }
 
-/** A call's options argument: an object, or nothing. Anything else is a mistake the call must not read as "no target". */
-export function optionsArg<T extends object>(arg: T | undefined | null, what: string, expected = 'options like { shard: 0, timeout: 5000 }'): T {
-  if (arg === undefined || arg === null) return {} as T
-  if (typeof arg !== 'object' || Array.isArray(arg)) throw new TypeError(`${what}: expected ${expected}, got ${describeArg(arg)}`)
-  return arg
-}
-
-/**
- * `fetchClientValues`' target: options, or a shard id as discord.js takes it
- * (`fetchClientValues('guilds.cache.size', 0)`), which would otherwise answer with every instance's value.
- */
-export function targetArg<T extends object>(arg: T | number | undefined | null, what: string): T | { shard: number } {
-  if (typeof arg !== 'number') return optionsArg(arg, what, 'a shard id or options like { shard: 0 }')
-  if (!Number.isInteger(arg) || arg < 0) throw new TypeError(`${what}: a shard id is an integer ≥ 0, got ${arg}`)
-  return { shard: arg }
-}
-
-function describeArg(arg: unknown): string {
-  if (Array.isArray(arg)) return 'an array'
-  return typeof arg === 'string' ? JSON.stringify(arg) : typeof arg === 'number' ? String(arg) : typeof arg
-}
-
 export function hasSelector(opts: TargetOptions | undefined): boolean {
   if (!opts) return false
   return Boolean(opts.all) || opts.shard !== undefined || opts.instance !== undefined || opts.machine !== undefined || opts.guildId !== undefined

@@ -44,6 +44,12 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     expect(await manager.broadcastEval((c) => c.broadcastEval(() => 1, 'x').catch((e: Error) => `${e.name}: ${e.message}`), { shard: 0 })).toBe(
       'TypeError: broadcastEval(fn, options): expected options like { shard: 0, timeout: 5000 }, got "x"',
     )
+    // A misspelt key or a malformed selector is refused too, on both sides, instead of reaching every instance.
+    await expect(manager.broadcastEval(() => 1, { shards: [0] } as any)).rejects.toThrow("broadcastEval(fn, options): unknown option 'shards'; use 'shard' (one id or an array of ids)")
+    await expect(manager.request('x', { shard: '1' } as any)).rejects.toThrow('request(message, target): options.shard is an id (an integer ≥ 0) or an array of ids, got "1"')
+    expect(await manager.broadcastEval((c) => c.send('x', { cluster: 1 }).catch((e: Error) => `${e.name}: ${e.message}`), { shard: 0 })).toBe(
+      "TypeError: send(message, target): unknown option 'cluster'; use 'instance' (a discord-hybrid-sharding cluster is an instance here)",
+    )
     const guildOnShard6 = ((BigInt(Date.now() - 1420070400000) / 8n) * 8n + 6n) << 22n
     expect(await manager.broadcastEval((c) => c.shards, { guildId: guildOnShard6.toString() })).toEqual([6, 7])
     await expect(manager.broadcastEval(() => 1, { shard: 99 })).rejects.toBeInstanceOf(NoTargetError)
