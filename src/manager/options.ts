@@ -156,6 +156,16 @@ const DISCORDJS_OPTIONS: Readonly<Record<string, string>> = {
   silent: "discord.js's 'silent' has no equivalent: instances write to the manager's own stdout and stderr",
 }
 
+/** discord-hybrid-sharding's ClusterManager options: a cluster is an instance here. */
+const HYBRID_SHARDING_OPTIONS: Readonly<Record<string, string>> = {
+  totalClusters: "discord-hybrid-sharding's 'totalClusters' follows from 'shardsPerInstance' here (a cluster is an instance; there are shards ÷ shardsPerInstance of them)",
+  shardsPerClusters: "discord-hybrid-sharding's 'shardsPerClusters' is 'shardsPerInstance' here",
+  clusterData: "discord-hybrid-sharding's 'clusterData' is 'env' here (each instance's environment variables)",
+  clusterOptions: "discord-hybrid-sharding's 'clusterOptions' has no equivalent: node flags go in 'execArgv', arguments in 'args', environment in 'env'",
+  queue: "discord-hybrid-sharding's 'queue' has no equivalent: every IDENTIFY waits for its turn in the manager's identify queue (see 'identify')",
+  spawnOptions: "discord-hybrid-sharding's 'spawnOptions' has no equivalent: start() needs no delay or amount, every IDENTIFY waits for its turn",
+}
+
 const optionsSchema = object({
   file: optional(schema<unknown>('a path', (v) => v)),
   mode: schema<ShardingManagerMode>('a mode', (v, f) => resolveMode(f, v)),
@@ -179,7 +189,7 @@ const optionsSchema = object({
   metrics: optional(object({ port: int(0, 65535), host: optional(str(255), '127.0.0.1') })),
   reshard: optional(object({ auto: optional(bool(), false), checkInterval: optional(int(1000), 3_600_000) })),
   machines: optional(schema<unknown>('machines', (v) => v)),
-}, { renamed: DISCORDJS_OPTIONS })
+}, { renamed: { ...DISCORDJS_OPTIONS, ...HYBRID_SHARDING_OPTIONS } })
 
 /** discord.js's and discord-hybrid-sharding's names for the local modes, so their `mode` carries over. */
 const MODE_ALIASES: Readonly<Record<string, ShardingManagerMode>> = { process: 'processes', worker: 'workers' }

@@ -24,6 +24,10 @@ describe('options', () => {
     expect(() => resolveOptions({ file, mode: 'process', totalShards: 2, shardArgs: [] } as any)).toThrow(/^shardArgs: unknown option; discord\.js's 'shardArgs' is 'args' here$/)
     expect(() => resolveOptions({ file, mode: 'process', totalShards: 2, shardList: [0] } as any)).toThrow(/^shardList: unknown option; discord\.js's 'shardList' is 'shards' here/)
     expect(() => resolveOptions({ file, mode: 'process', totalShards: 2, silent: true } as any)).toThrow(/^silent: unknown option; discord\.js's 'silent' has no equivalent/)
+    // so do discord-hybrid-sharding's (a cluster is an instance)
+    expect(() => resolveOptions({ file, mode: 'worker', totalShards: 8, shardsPerClusters: 2 } as any)).toThrow(/^shardsPerClusters: unknown option; discord-hybrid-sharding's 'shardsPerClusters' is 'shardsPerInstance' here$/)
+    expect(() => resolveOptions({ file, mode: 'worker', totalShards: 8, totalClusters: 4 } as any)).toThrow(/^totalClusters: unknown option; .* follows from 'shardsPerInstance' here/)
+    expect(() => resolveOptions({ file, mode: 'worker', totalShards: 8, queue: { auto: true } } as any)).toThrow(/^queue: unknown option; .*identify queue/)
     // discord.js's constructor signature says what to write instead
     expect(() => resolveOptions('./bot.js' as any)).toThrow(
       `options: expected an options object; discord.js's new ShardingManager("./bot.js", options) is new ShardingManager({ file: "./bot.js", mode: 'process', ...options }) here`,
