@@ -56,7 +56,7 @@ export class InstanceChannel {
 
   constructor(
     private readonly origin: Origin,
-    child: ChildHandle,
+    private readonly child: ChildHandle,
     private readonly host: InstanceHost,
     private readonly reports: ChannelReports,
   ) {
@@ -78,7 +78,8 @@ export class InstanceChannel {
     )
     this.djs = new DjsBridge({
       id,
-      send: (msg) => this.out.send(msg),
+      // discord.js's protocol goes where discord.js listens, beside (not inside) ours.
+      send: (msg) => child.sendShared(msg),
       shardEvent: (state) => {
         // A bot that attached reports shards by id; discord.js's id-less reports are only used otherwise.
         if (this.clientKind !== 'bot') reports.inferredShard(state)
@@ -157,7 +158,7 @@ export class InstanceChannel {
         return this.call(action, scope)
       case 'send':
         // A bot without ShardingClient only has process.on('message'): give it the raw message.
-        if (this.clientKind === 'none' || this.rawMessages) this.out.send(action.message)
+        if (this.clientKind === 'none' || this.rawMessages) this.child.sendShared(action.message)
         else this.post(Ops.MESSAGE, { message: action.message, from: action.from ?? 'manager' })
         return Promise.resolve(undefined)
     }

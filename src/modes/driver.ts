@@ -28,8 +28,14 @@ export interface ChildExit {
 export interface ChildHandle {
   readonly pid: number
   readonly threadId: number | null
-  /** Returns false when the channel is already closed. */
+  /** Our protocol (envelopes), which only the instance runtime reads. Returns false when the channel is already closed. */
   send(msg: unknown): boolean
+  /**
+   * The channel the bot's own code and discord.js's ShardClientUtil listen on (`process.on('message')`,
+   * `parentPort`): discord.js's protocol and `manager.send()` to a bot without ShardingClient. Our
+   * envelopes never reach those listeners, as under discord.js's own manager.
+   */
+  sendShared(msg: unknown): boolean
   /** Immediate, ungraceful stop (SIGKILL / worker.terminate()). */
   kill(): void
   onMessage(fn: (msg: unknown) => void): void

@@ -39,16 +39,19 @@ export class ProcessDriver implements InstanceDriver {
       // (a failed kill or send) belongs to a live process whose 'exit' is still to come.
       if (spawnFailed(child)) finish({ code: null, signal: null, error })
     })
+    const send = (msg: unknown): boolean => {
+      if (!child.connected) return false
+      // No callback (it would cost a nextTick per message): a failed send is an 'error' event,
+      // which the listener above ignores for a live process; its 'exit' drives the cleanup.
+      child.send(msg as never)
+      return true
+    }
     return {
       pid: child.pid ?? -1,
       threadId: null,
-      send: (msg) => {
-        if (!child.connected) return false
-        // No callback (it would cost a nextTick per message): a failed send is an 'error' event,
-        // which the listener above ignores for a live process; its 'exit' drives the cleanup.
-        child.send(msg as never)
-        return true
-      },
+      // One IPC channel for both: the instance runtime keeps our envelopes from the bot's listeners (src/runtime/channel.ts).
+      send,
+      sendShared: send,
       kill: () => {
         if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
       },

@@ -1,6 +1,7 @@
 /** WORKERS mode: each instance is a worker thread of the manager's process. */
 import { setFlagsFromString } from 'node:v8'
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, Worker } from 'node:worker_threads'
+import { PROTOCOL_PORT_KEY } from '../runtime/channel.js'
 import { giveBackSharedHold, OPTIMIZER_HOLD_MAX_MS, SHARED_HOLD_KEY, takeSharedHold } from '../runtime/optimizer-hold.js'
 import type { ChildExit, ChildHandle, InstanceDriver, SpawnSpec } from './driver.js'
 import { runtimeFile } from './driver.js'
@@ -26,18 +27,23 @@ export class WorkerDriver implements InstanceDriver {
     // or does not get there within the hold's limit (a worker whose event loop is blocked cannot).
     const hold = spec.holdOptimizer ? takeSharedHold(processHoldCount(), setFlagsFromString) : null
     const giveBack = () => void (hold && giveBackSharedHold(hold, setFlagsFromString))
+    // Our protocol has a port of its own: parentPort stays what it is under discord.js's manager, the
+    // channel of discord.js's ShardClientUtil and of the bot's own listeners, which never see our envelopes.
+    const { port1: protocol, port2: instancePort } = new MessageChannel()
     let worker: Worker
     try {
       worker = new Worker(this.entry, {
         // Each worker gets its own env copy (not SHARE_ENV), so its sharding variables are its own.
         env,
         // discord.js reads SHARDS / SHARD_COUNT from workerData when it is set.
-        workerData: { ...spec.env, SHARDING_MANAGER: true, ...(hold ? { [SHARED_HOLD_KEY]: hold } : {}) },
+        workerData: { ...spec.env, SHARDING_MANAGER: true, [PROTOCOL_PORT_KEY]: instancePort, ...(hold ? { [SHARED_HOLD_KEY]: hold } : {}) },
+        transferList: [instancePort],
         execArgv: spec.execArgv,
         argv: spec.args,
       })
     } catch (err) {
       giveBack()
+      protocol.close()
       throw err
     }
     if (hold) setTimeout(giveBack, OPTIMIZER_HOLD_MAX_MS).unref()
@@ -49,6 +55,7 @@ export class WorkerDriver implements InstanceDriver {
     })
     worker.on('exit', (code) => {
       giveBack()
+      protocol.close()
       if (exited) return
       exited = true
       for (const fn of exitHandlers) fn({ code, signal: null, error })
@@ -58,11 +65,21 @@ export class WorkerDriver implements InstanceDriver {
       threadId: worker.threadId,
       send: (msg) => {
         if (exited) return false
+        protocol.postMessage(msg)
+        return true
+      },
+      sendShared: (msg) => {
+        if (exited) return false
         worker.postMessage(msg)
         return true
       },
       kill: () => void worker.terminate(),
-      onMessage: (fn) => void worker.on('message', fn),
+      onMessage: (fn) => {
+        protocol.on('message', fn)
+        // (after the listener, which refs the port) The worker keeps the process alive while it runs, as before; its port need not.
+        protocol.unref()
+        worker.on('message', fn)
+      },
       onExit: (fn) => void exitHandlers.push(fn),
     }
   }

@@ -121,13 +121,26 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
   it('many calls in flight share messages both ways, and each call gets its own answer', async () => {
     const manager = makeManager({ mode, shards: 4, shardsPerInstance: 2 })
     await manager.start()
-    // each instance counts the packs it receives, on the channel a bot sees too (built from a string:
-    // the test runner rewrites a dynamic import written in this file)
-    const countPacks = new Function(`return import('node:worker_threads').then(({ parentPort }) => {
+    // Each instance counts the packs its runtime receives (on the protocol port of a worker; in a process,
+    // ahead of the runtime's own interception), and the envelopes the bot's own listeners see: none,
+    // as under discord.js's manager. (Built from a string: the test runner rewrites a dynamic import
+    // written in this file.)
+    const countPacks = new Function(`return import('node:worker_threads').then(({ parentPort, workerData }) => {
       globalThis.packs = 0
+      globalThis.envelopesSeenByBot = 0
       const count = (m) => void (m?.op === 'pack' && globalThis.packs++)
-      if (parentPort) parentPort.on('message', count)
-      else process.on('message', count)
+      const botListener = (m) => void (m?.v === 1 && typeof m.op === 'string' && globalThis.envelopesSeenByBot++)
+      if (parentPort) {
+        workerData.__discordooProtocolPort.on('message', count)
+        parentPort.on('message', botListener)
+      } else {
+        const emit = process.emit
+        process.emit = function (event, ...args) {
+          if (event === 'message') count(args[0])
+          return emit.apply(this, [event, ...args])
+        }
+        process.on('message', botListener)
+      }
     })`) as () => Promise<void>
     await manager.broadcastEval(countPacks)
     const calls = Array.from({ length: 300 }, (_, i) =>
@@ -156,6 +169,7 @@ describe.each(['processes', 'workers'] as const)('%s mode', (mode) => {
     expect(inner).toEqual(Array.from({ length: 100 }, (_, i) => [i, 1000 + i]))
     const packs: number[] = await manager.broadcastEval(() => (globalThis as any).packs)
     expect(packs.every((n) => n > 0)).toBe(true)
+    expect(await manager.broadcastEval(() => (globalThis as any).envelopesSeenByBot)).toEqual([0, 0])
     expect(manager.status().machines[0].instances.every((i) => i.state === 'ready')).toBe(true)
   })
 
