@@ -36,7 +36,7 @@ export const Ops = {
   PACK: 'pack',
 } as const
 export type Op = (typeof Ops)[keyof typeof Ops]
-const KNOWN_OPS: ReadonlySet<string> = new Set(Object.values(Ops))
+export const KNOWN_OPS: ReadonlySet<string> = new Set(Object.values(Ops))
 
 export interface Envelope<D = unknown> {
   v: number
@@ -58,6 +58,16 @@ export function envelope<D>(op: string, d?: D, id?: number): Envelope<D> {
   return env
 }
 
+/*
+ * Small helpers and the per-message path. V8 optimizes a function this small (under 81 bytes of
+ * bytecode) on its own at its first profiler tick, in every isolate that runs it, even though its
+ * callers inline it once they are optimized; for the helpers that run on every message, that tick
+ * comes within the first few thousand messages, and on a machine with few cores those compile jobs
+ * are what the first calls after a start wait behind (BENCHMARKS.md, "V8's early optimization of small
+ * functions"). So the handlers that every message passes through (the manager's InstanceChannel, the
+ * instance runtime, RpcEndpoint.call / handle, Packer.sendCall) write such checks out instead of
+ * calling isEnvelope and its kind; everything else calls the helpers.
+ */
 /** Our envelopes share the channel with discord.js's ShardClientUtil messages and raw user messages. */
 export function isEnvelope(msg: unknown): msg is Envelope {
   return (

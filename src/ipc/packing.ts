@@ -87,7 +87,12 @@ export class Packer {
   sendCall(msg: Envelope): boolean {
     if (this.closed) return false
     if (this.holding === 0 && !this.scheduled) {
-      if (!this.busy()) return this.sendNow(msg)
+      if (!this.busy()) {
+        // sendNow(), written out: see "Small helpers" in envelope.ts
+        const sent = this.channel.send(msg)
+        if (!sent) this.closed = true
+        return sent
+      }
       this.scheduled = true
       this.schedule(this.endTurn)
     }

@@ -5,8 +5,9 @@
  * the Instance that owns the lifecycle. A new channel is made for every spawn, so nothing of a
  * previous process can answer for the new one.
  */
+import { PROTOCOL_VERSION } from '../constants.js'
 import { InstanceDiedError, ShardingError } from '../errors.js'
-import { envelope, isDiscordJsMessage, isEnvelope, Ops } from '../ipc/envelope.js'
+import { envelope, isDiscordJsMessage, KNOWN_OPS, Ops, type Envelope } from '../ipc/envelope.js'
 import { Packer, unpack } from '../ipc/packing.js'
 import type { WireError } from '../ipc/values.js'
 import type { ChildHandle } from '../modes/driver.js'
@@ -94,10 +95,12 @@ export class InstanceChannel {
     return { ...this.rpc.inFlight, djs: this.djs.pending }
   }
 
-  onMessage(msg: unknown, packed = false): void {
-    if (!isEnvelope(msg)) {
-      if (isDiscordJsMessage(msg) && this.djs.handle(msg)) return
-      return this.host.bot.rawMessage(this.origin, msg)
+  onMessage(raw: unknown, packed = false): void {
+    // isEnvelope() written out: every message passes here (see "Small helpers" in src/ipc/envelope.ts)
+    const msg = raw as Envelope
+    if (typeof raw !== 'object' || raw === null || msg.v !== PROTOCOL_VERSION || !KNOWN_OPS.has(msg.op)) {
+      if (isDiscordJsMessage(raw) && this.djs.handle(raw)) return
+      return this.host.bot.rawMessage(this.origin, raw)
     }
     if (this.rpc.handle(msg)) return
     if (msg.op === Ops.PACK && !packed) {

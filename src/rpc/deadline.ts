@@ -19,15 +19,6 @@ export function remainingMs(deadline: Deadline, now = monotonicNow()): number {
   return deadline === NO_DEADLINE ? Infinity : Math.max(0, deadline - now)
 }
 
-/** What to put on the wire: the remaining milliseconds, or undefined for no deadline. */
-export function ttlOf(deadline: Deadline, now = monotonicNow()): number | undefined {
-  return deadline === NO_DEADLINE ? undefined : Math.max(0, Math.floor(deadline - now))
-}
-
-export function deadlineFromTtl(ttl: unknown, now = monotonicNow()): Deadline {
-  return typeof ttl === 'number' && Number.isFinite(ttl) && ttl >= 0 ? now + ttl : NO_DEADLINE
-}
-
 /**
  * The deadline for the parts of a fan-out. The hop that collects one entry per target must answer
  * its own caller before the caller's deadline, so a target that is slow or unreachable becomes a

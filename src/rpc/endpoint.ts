@@ -18,7 +18,7 @@ import { Ops, type Envelope, type Outcome } from '../ipc/envelope.js'
 import { toWireError } from '../ipc/values.js'
 import { fromWireError } from '../ipc/wire-errors.js'
 import { systemClock, type Clock } from '../util/clock.js'
-import { deadlineFromTtl, NO_DEADLINE, ttlOf, type Deadline } from './deadline.js'
+import { NO_DEADLINE, type Deadline } from './deadline.js'
 import { DeadlineSweeper } from './sweeper.js'
 
 export interface RpcPeer {
@@ -135,7 +135,9 @@ export class RpcEndpoint {
     if (signal?.aborted) return Promise.reject(new AbortedError(`${opts.describe ?? `${kind} to ${this.peer.name}`} was cancelled`))
     const now = this.clock.now()
     if (deadline <= now) return Promise.reject(new TimeoutError(`${opts.describe ?? `${kind} to ${this.peer.name}`}: the deadline passed before it was sent`))
-    const id = this.takeId()
+    // (ids, ttl, and in handle() the checks and settle, written out: see "Small helpers" in src/ipc/envelope.ts)
+    const id = this.nextId
+    this.nextId = id >= MAX_ID ? 1 : id + 1
     return new Promise((resolve, reject) => {
       const entry: Pending = { resolve, reject, deadline, sentAt: now, kind, describe: opts.describe ?? '', signal, onAbort: null, token: undefined }
       if (signal) {
@@ -150,7 +152,7 @@ export class RpcEndpoint {
       this.pending.set(id, entry)
       this.callDeadlines.watch(deadline)
       const msg: Envelope = { v: PROTOCOL_VERSION, op: Ops.REQUEST, id, k: kind, d: data }
-      if (deadline !== NO_DEADLINE) msg.ttl = ttlOf(deadline, now)
+      if (deadline !== NO_DEADLINE) msg.ttl = Math.max(0, Math.floor(deadline - now)) // ttlOf()
       try {
         entry.token = this.peer.post(msg)
       } catch (err) {
@@ -163,17 +165,26 @@ export class RpcEndpoint {
   /** Takes req/res/cancel messages; returns false for any other op. */
   handle(msg: Envelope): boolean {
     switch (msg.op) {
-      case Ops.REQUEST:
-        if (!validId(msg.id) || typeof msg.k !== 'string') return this.malformed(`request without a valid id and kind: ${preview(msg)}`)
-        this.serve(msg.id, msg.k, isRecord(msg.d) ? msg.d : {}, deadlineFromTtl(msg.ttl, this.clock.now()))
+      case Ops.REQUEST: {
+        const { id, d, ttl } = msg
+        if (!(Number.isInteger(id) && id! > 0 && id! <= MAX_ID) || typeof msg.k !== 'string') return this.malformed(`request without a valid id and kind: ${preview(msg)}`)
+        const data = typeof d === 'object' && d !== null && !Array.isArray(d) ? (d as Record<string, unknown>) : {}
+        // deadlineFromTtl()
+        this.serve(id!, msg.k, data, typeof ttl === 'number' && ttl >= 0 && ttl < Infinity ? this.clock.now() + ttl : NO_DEADLINE)
         return true
+      }
       case Ops.RESPONSE: {
-        if (!validId(msg.id) || !isOutcome(msg.d)) return this.malformed(`response without a valid id and outcome: ${preview(msg)}`)
-        const entry = this.pending.get(msg.id)
+        const id = msg.id
+        const d = msg.d as Outcome
+        if (!(Number.isInteger(id) && id! > 0 && id! <= MAX_ID) || typeof d !== 'object' || d === null || typeof d.ok !== 'boolean' || (!d.ok && !isOutcome(d))) {
+          return this.malformed(`response without a valid id and outcome: ${preview(msg)}`)
+        }
+        const entry = this.pending.get(id!)
         if (!entry) return true // answered after its caller gave up: nothing waits for it
-        this.settle(msg.id)
-        if (msg.d.ok) entry.resolve(msg.d.value)
-        else entry.reject(fromWireError(msg.d.error, this.peer.errorWhere))
+        this.pending.delete(id!) // settle()
+        if (entry.onAbort) entry.signal!.removeEventListener('abort', entry.onAbort)
+        if (d.ok) entry.resolve(d.value)
+        else entry.reject(fromWireError(d.error, this.peer.errorWhere))
         return true
       }
       case Ops.CANCEL:
@@ -323,12 +334,6 @@ export class RpcEndpoint {
       return this.peer.unreachableError(`${describe} could not be delivered within ${Math.round(ms)} ms`)
     }
     return new TimeoutError(`${describe} got no answer within ${Math.round(ms)} ms`)
-  }
-
-  private takeId(): number {
-    const id = this.nextId
-    this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1
-    return id
   }
 
   private malformed(what: string): true {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { AbortedError, InstanceDiedError, LinkLostError, ProtocolError, RemoteError, TimeoutError } from '../../src/errors.js'
 import type { Envelope } from '../../src/ipc/envelope.js'
-import { deadlineFromTtl, deadlineIn, NO_DEADLINE, partsDeadline, ttlOf } from '../../src/rpc/deadline.js'
+import { deadlineIn, NO_DEADLINE, partsDeadline } from '../../src/rpc/deadline.js'
 import { RpcEndpoint, type RpcHandler, type RpcPeer } from '../../src/rpc/endpoint.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 
@@ -35,13 +35,16 @@ function pair(handler: RpcHandler, opts: { reachable?: () => boolean; post?: (m:
 }
 
 describe('deadlines', () => {
-  it('travel as what is left, never padded', () => {
-    expect(ttlOf(NO_DEADLINE)).toBeUndefined()
-    expect(ttlOf(1500, 1000)).toBe(500)
-    expect(ttlOf(900, 1000)).toBe(0)
-    expect(deadlineFromTtl(500, 2000)).toBe(2500)
-    expect(deadlineFromTtl(undefined, 2000)).toBe(NO_DEADLINE)
-    expect(deadlineFromTtl(-5, 2000)).toBe(NO_DEADLINE)
+  it('travel as what is left, never padded', async () => {
+    const served: number[] = []
+    const { clock, client, server, toServer } = pair((_kind, _d, ctx) => void served.push(ctx.deadline))
+    const start = clock.now()
+    void client.call('a', {}, { deadline: start + 1500.7 }).catch(() => {})
+    void client.call('b', {}).catch(() => {})
+    expect(toServer.map((m) => m.ttl)).toEqual([1500, undefined]) // whole ms left; none without a deadline
+    await clock.advance(1000)
+    for (const ttl of [500, undefined, -5, 'x', Infinity]) server.handle({ v: 1, op: 'req', id: 9, k: 'k', d: {}, ttl } as Envelope)
+    expect(served).toEqual([start + 1500, NO_DEADLINE, NO_DEADLINE, NO_DEADLINE, NO_DEADLINE])
     expect(deadlineIn(0)).toBe(NO_DEADLINE)
   })
 
