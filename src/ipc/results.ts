@@ -32,14 +32,13 @@ export function finishFanout(entries: FanoutEntry[], opts: { single: boolean; al
     return opts.single ? out[0] : out
   }
   const failed = entries.find((e) => !e.ok)
-  if (failed) throw opts.bare ? fromWireError(failed.error ?? UNKNOWN_FAILURE, { instance: failed.instance, machine: failed.machine }) : entryError(failed)
+  if (failed) throw entryError(failed, !opts.bare)
   const values = entries.map((e) => deserializeValue(e.value))
   return opts.single ? values[0] : values
 }
 
-const UNKNOWN_FAILURE = { name: 'Error', message: 'unknown failure' }
-
-function entryError(e: FanoutEntry): Error {
-  const w = e.error ?? UNKNOWN_FAILURE
-  return fromWireError(w, { instance: e.instance, machine: e.machine, prefix: `instance ${e.instance} (${e.machine})` })
+/** A failed entry as an error; `named`: its message starts with the instance it came from. */
+function entryError(e: FanoutEntry, named = true): Error {
+  const w = e.error ?? { name: 'Error', message: 'unknown failure' }
+  return fromWireError(w, { instance: e.instance, machine: e.machine, ...(named ? { prefix: `instance ${e.instance} (${e.machine})` } : {}) })
 }

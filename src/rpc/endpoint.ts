@@ -135,7 +135,7 @@ export class RpcEndpoint {
     if (signal?.aborted) return Promise.reject(new AbortedError(`${opts.describe ?? `${kind} to ${this.peer.name}`} was cancelled`))
     const now = this.clock.now()
     if (deadline <= now) return Promise.reject(new TimeoutError(`${opts.describe ?? `${kind} to ${this.peer.name}`}: the deadline passed before it was sent`))
-    // (ids, ttl, and in handle() the checks and settle, written out: see "Small helpers" in src/ipc/envelope.ts)
+    // (the id, the ttl, and in handle() the checks and settle(), written out: see "Small helpers" in src/ipc/envelope.ts)
     const id = this.nextId
     this.nextId = id >= MAX_ID ? 1 : id + 1
     return new Promise((resolve, reject) => {
@@ -152,7 +152,7 @@ export class RpcEndpoint {
       this.pending.set(id, entry)
       this.callDeadlines.watch(deadline)
       const msg: Envelope = { v: PROTOCOL_VERSION, op: Ops.REQUEST, id, k: kind, d: data }
-      if (deadline !== NO_DEADLINE) msg.ttl = Math.max(0, Math.floor(deadline - now)) // ttlOf()
+      if (deadline !== NO_DEADLINE) msg.ttl = Math.max(0, Math.floor(deadline - now)) // what is left, in whole ms; none: no ttl
       try {
         entry.token = this.peer.post(msg)
       } catch (err) {
@@ -169,7 +169,7 @@ export class RpcEndpoint {
         const { id, d, ttl } = msg
         if (!(Number.isInteger(id) && id! > 0 && id! <= MAX_ID) || typeof msg.k !== 'string') return this.malformed(`request without a valid id and kind: ${preview(msg)}`)
         const data = typeof d === 'object' && d !== null && !Array.isArray(d) ? (d as Record<string, unknown>) : {}
-        // deadlineFromTtl()
+        // the caller's deadline as what was left of it, from now; no (or a bad) ttl: none
         this.serve(id!, msg.k, data, typeof ttl === 'number' && ttl >= 0 && ttl < Infinity ? this.clock.now() + ttl : NO_DEADLINE)
         return true
       }

@@ -9,7 +9,7 @@
  * each of them. WORKERS mode gets a MessagePort next to parentPort; PROCESSES mode has one IPC
  * channel, so envelopes are taken off it before any listener is called.
  */
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
+import { workerData, type MessagePort } from 'node:worker_threads'
 import { isEnvelope } from '../ipc/envelope.js'
 
 /** Where the manager puts the instance's protocol port in `workerData` (src/modes/workers.ts). */
@@ -28,7 +28,7 @@ export interface ManagerChannel {
 export function openManagerChannel(mode: 'processes' | 'workers'): ManagerChannel {
   if (mode === 'workers') {
     const port = (workerData as Record<string, unknown> | null)?.[PROTOCOL_PORT_KEY] as MessagePort | undefined
-    if (!port || !parentPort) throw new Error('WORKERS mode but no protocol port: this file must be started by the sharding manager')
+    if (!port) throw new Error('WORKERS mode but no protocol port: this file must be started by the sharding manager')
     return {
       send: (msg) => {
         port.postMessage(msg)
@@ -79,4 +79,3 @@ function takeEnvelopes(handler: (msg: unknown) => void): void {
 }
 
 function keepChannelOpen(): void {}
-
