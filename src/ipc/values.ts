@@ -20,8 +20,15 @@ export class SerializationError extends ShardingError {
 
 export function serializeValue(value: unknown): unknown {
   // Most results are already plain JSON (numbers, strings, arrays, plain objects): send them as they
-  // are, without building a copy. Only values that need tags take the full encoder.
-  return isPlainTree(value, 0) ? value : encode(value, '$', new Set())
+  // are, without building a copy. Only values that need tags take the full encoder, and an encoded
+  // value always carries a tag at its top: the receiver looks at one key, never walks a plain value.
+  if (isPlainTree(value, 0)) return value
+  const encoded = encode(value, '$', new Set())
+  return isTagged(encoded) ? encoded : { [TAG]: 't', v: encoded }
+}
+
+function isTagged(value: unknown): value is Tagged {
+  return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[TAG] === 'string'
 }
 
 /** Deep enough for real data; deeper (or circular) values take the full encoder, which reports cycles. */
@@ -52,19 +59,6 @@ function isPlainTree(value: unknown, depth: number): boolean {
     default:
       return false
   }
-}
-
-/** Whether a serialized value holds any tagged node (otherwise it is its own decoding). */
-function hasTags(value: unknown, depth: number): boolean {
-  if (value === null || typeof value !== 'object') return false
-  if (depth >= MAX_PLAIN_DEPTH) return true
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (hasTags(value[i], depth + 1)) return true
-    return false
-  }
-  if (typeof (value as Record<string, unknown>)[TAG] === 'string') return true
-  for (const key in value) if (hasTags((value as Record<string, unknown>)[key], depth + 1)) return true
-  return false
 }
 
 function encode(value: unknown, path: string, seen: Set<object>): unknown {
@@ -145,9 +139,9 @@ function encodeError(err: Error, path: string, seen: Set<object>): Record<string
 }
 
 export function deserializeValue(value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value
-  if (!hasTags(value, 0)) return value
-  return decodeTree(value)
+  // A plain value (no tag at its top, see serializeValue) is its own decoding, however large.
+  if (value === null || typeof value !== 'object' || typeof (value as Record<string, unknown>)[TAG] !== 'string') return value
+  return decodeTagged(value as Tagged)
 }
 
 function decodeTree(value: unknown): unknown {
@@ -163,6 +157,8 @@ function decodeTree(value: unknown): unknown {
 function decodeTagged(node: Tagged): unknown {
   const v = node.v
   switch (node[TAG]) {
+    case 't':
+      return decodeTree(v)
     case 'u':
       return undefined
     case 'n':

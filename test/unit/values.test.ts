@@ -80,6 +80,11 @@ describe('value codec fast paths', () => {
       expect(serializeValue(rich)).not.toBe(rich)
       expect(deserializeValue(JSON.parse(JSON.stringify(serializeValue(rich))))).toEqual(rich instanceof Object && Object.getPrototypeOf(rich) !== Object.prototype && !Array.isArray(rich) ? {} : rich)
     }
+    // An encoded value says so at its top; the receiver never walks a plain one looking for tags.
+    for (const rich of [{ a: { b: [undefined] } }, [[1n]], { n: { __dsv: 'u' } }, undefined, new Date(5)]) {
+      expect(Object.keys(serializeValue(rich) as object)).toContain('__dsv')
+      expect(deserializeValue(JSON.parse(JSON.stringify(serializeValue(rich))))).toEqual(rich)
+    }
     const deep: any = {}
     let cur = deep
     for (let i = 0; i < 100; i++) cur = cur.next = {}
