@@ -76,7 +76,7 @@ export class WorkerDriver implements InstanceDriver {
       kill: () => void worker.terminate(),
       onMessage: (fn) => {
         protocol.on('message', fn)
-        // (after the listener, which refs the port) The worker keeps the process alive while it runs, as before; its port need not.
+        // (after the listener, which refs the port) The worker keeps the process alive while it runs; its port need not.
         protocol.unref()
         worker.on('message', fn)
       },

@@ -64,7 +64,7 @@ export function openManagerChannel(mode: 'processes' | 'workers'): ManagerChanne
 /**
  * Hands our envelopes to `handler` before `process.emit` calls anyone's 'message' listener, and lets
  * every other message through. Node's IPC delivers (and keeps the process alive) only while 'message'
- * has a listener, so one stays registered, as the runtime's own listener did before.
+ * has a listener, so the runtime keeps an empty one registered.
  */
 function takeEnvelopes(handler: (msg: unknown) => void): void {
   const emit = process.emit
