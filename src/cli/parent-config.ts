@@ -25,6 +25,7 @@ export interface ParentConfigFile {
   execArgv?: string[]
   semiSpaceGrowthFactor?: number | null
   holdOptimizerDuringImports?: boolean
+  deferSmallFunctionOptimization?: boolean
   args?: string[]
   respawn?: boolean
   restarts?: ShardingManagerOptions['restarts']
@@ -35,7 +36,7 @@ export interface ParentConfigFile {
 }
 
 /** Top-level fields, in the order the README documents them. */
-export const PARENT_FIELDS = ['points', 'tls', 'link', 'token', 'api', 'totalShards', 'identify', 'env', 'execArgv', 'semiSpaceGrowthFactor', 'holdOptimizerDuringImports', 'args', 'respawn', 'restarts', 'timeouts', 'metrics', 'verbose'] as const
+export const PARENT_FIELDS = ['points', 'tls', 'link', 'token', 'api', 'totalShards', 'identify', 'env', 'execArgv', 'semiSpaceGrowthFactor', 'holdOptimizerDuringImports', 'deferSmallFunctionOptimization', 'args', 'respawn', 'restarts', 'timeouts', 'metrics', 'verbose'] as const
 const POINT_FIELDS = new Set(['host', 'port', 'id', 'udp', 'childManagerOptions', 'tls'])
 const TLS_FIELDS = new Set(['public', 'private', 'trustedConnections', 'dhparam', 'rejectUnauthorized'])
 
@@ -121,7 +122,7 @@ export function readParentConfig(path: string, env: NodeJS.ProcessEnv = process.
   if (raw.token !== undefined && (typeof raw.token !== 'string' || raw.token.length === 0)) fail('token', 'expected a non-empty string (or leave it out and set DISCORD_TOKEN)')
   const token = envToken ?? (raw.token as string | undefined) ?? null
 
-  const passthrough = ['api', 'totalShards', 'identify', 'env', 'execArgv', 'semiSpaceGrowthFactor', 'holdOptimizerDuringImports', 'args', 'respawn', 'restarts', 'timeouts'] as const
+  const passthrough = ['api', 'totalShards', 'identify', 'env', 'execArgv', 'semiSpaceGrowthFactor', 'holdOptimizerDuringImports', 'deferSmallFunctionOptimization', 'args', 'respawn', 'restarts', 'timeouts'] as const
   const manager: ShardingManagerOptions = {
     mode: 'machines',
     ...Object.fromEntries(passthrough.filter((k) => raw[k] !== undefined).map((k) => [k, raw[k]])),

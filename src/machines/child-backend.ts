@@ -322,6 +322,7 @@ export class ChildBackend extends PoolBackend implements Backend {
         execArgv: [...this.opts.execArgv, ...a.execArgv],
         semiSpaceGrowthFactor: a.semiSpaceGrowthFactor === undefined ? this.opts.semiSpaceGrowthFactor : a.semiSpaceGrowthFactor,
         holdOptimizerDuringImports: a.holdOptimizerDuringImports ?? this.opts.holdOptimizerDuringImports,
+        deferSmallFunctionOptimization: a.deferSmallFunctionOptimization ?? this.opts.deferSmallFunctionOptimization,
         args: a.args.length ? a.args : this.opts.args,
       },
       driver,

@@ -310,6 +310,7 @@ export class MachineLink {
       execArgv: cmo.execArgv ?? o.execArgv,
       semiSpaceGrowthFactor: cmo.semiSpaceGrowthFactor === undefined ? o.semiSpaceGrowthFactor : cmo.semiSpaceGrowthFactor,
       holdOptimizerDuringImports: cmo.holdOptimizerDuringImports ?? o.holdOptimizerDuringImports,
+      deferSmallFunctionOptimization: cmo.deferSmallFunctionOptimization ?? o.deferSmallFunctionOptimization,
       args: cmo.args ?? o.args,
       respawn: cmo.respawn ?? o.respawn,
       restarts: { ...o.restarts, ...(cmo.restarts ?? {}) },

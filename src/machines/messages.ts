@@ -35,6 +35,7 @@ const assignmentSchema = object({
   execArgv: arrayOf(anyString, 100),
   semiSpaceGrowthFactor: optional(semiSpaceGrowthFactor),
   holdOptimizerDuringImports: optional(bool()),
+  deferSmallFunctionOptimization: optional(bool()),
   args: arrayOf(anyString, 100),
   respawn: bool(),
   restarts: object(restartsShape),

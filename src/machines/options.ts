@@ -42,6 +42,8 @@ export interface ChildManagerOptions {
   semiSpaceGrowthFactor?: number | null
   /** The child's `holdOptimizerDuringImports`; default: the parent's. */
   holdOptimizerDuringImports?: boolean
+  /** The child's `deferSmallFunctionOptimization` (WORKERS mode on that machine); default: the parent's. */
+  deferSmallFunctionOptimization?: boolean
   args?: string[]
   respawn?: boolean
   restarts?: RestartOptions
@@ -186,6 +188,7 @@ const childManagerOptionsSchema = object({
   execArgv: optional(arrayOf(anyString, 1000)),
   semiSpaceGrowthFactor: optional(semiSpaceGrowthFactor),
   holdOptimizerDuringImports: optional(bool()),
+  deferSmallFunctionOptimization: optional(bool()),
   args: optional(arrayOf(anyString, 1000)),
   respawn: optional(bool()),
   restarts: optional(object(restartsShape)),

@@ -54,6 +54,8 @@ export interface Assignment {
   semiSpaceGrowthFactor?: number | null
   /** The child's instances hold V8's optimizer during imports (absent: the child's own option, from an older parent). */
   holdOptimizerDuringImports?: boolean
+  /** The child's workers switch V8's early optimization of small functions off (absent: the child's own option, from an older parent). */
+  deferSmallFunctionOptimization?: boolean
   args: string[]
   respawn: boolean
   restarts: ResolvedOptions['restarts']

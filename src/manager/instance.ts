@@ -44,6 +44,8 @@ export interface InstanceSettings {
   adaptDiscordJs?: boolean
   /** Hold V8's optimizer during the client file's imports (options.holdOptimizerDuringImports; src/runtime/optimizer-hold.ts). */
   holdOptimizer?: boolean
+  /** WORKERS mode: V8's early optimization of small functions off while the worker runs (options.deferSmallFunctionOptimization). */
+  deferSmallFunctionOptimization?: boolean
   /** An identify turn that reaches the bot later than this is not used (InstanceContext.turnLimitMs). */
   turnLimitMs?: number
 }
@@ -272,7 +274,7 @@ export class Instance {
     this.djsFatalClose = false
     let child: ChildHandle
     try {
-      child = this.settings.driver.spawn({ file: this.settings.file, env, execArgv: this.settings.execArgv, args: this.settings.args, holdOptimizer: this.settings.holdOptimizer })
+      child = this.settings.driver.spawn({ file: this.settings.file, env, execArgv: this.settings.execArgv, args: this.settings.args, holdOptimizer: this.settings.holdOptimizer, deferSmallFunctionOptimization: this.settings.deferSmallFunctionOptimization })
     } catch (err) {
       this.host.emitEvent('error', new ShardingError('SPAWN_FAILED', `instance ${this.id} could not be spawned: ${(err as Error).message}`, { cause: err }))
       return this.onExit(gen, { code: null, signal: null, error: err as Error })

@@ -7,6 +7,7 @@ import { ShardingError } from '../errors.js'
 import type { InstanceDriver } from '../modes/driver.js'
 import { ProcessDriver } from '../modes/processes.js'
 import { WorkerDriver } from '../modes/workers.js'
+import { EARLY_OPT_FLAG, earlyOptBlocker } from '../modes/early-optimization.js'
 import { youngGenerationArgs } from '../modes/young-generation.js'
 import { NO_DEADLINE, deadlineIn } from '../rpc/deadline.js'
 import { optimizerFlagsGiven } from '../runtime/optimizer-hold.js'
@@ -50,6 +51,7 @@ export function instanceSettings(opts: ResolvedOptions, driver: InstanceDriver, 
     adaptDiscordJs: opts.adaptDiscordJs,
     // A process instance checks its own flags (the preload); worker threads share the manager's.
     holdOptimizer: opts.holdOptimizerDuringImports && (driver.mode === 'processes' || !optimizerFlagsGiven([...process.execArgv, ...opts.execArgv], process.env.NODE_OPTIONS)),
+    deferSmallFunctionOptimization: opts.deferSmallFunctionOptimization && driver.mode === 'workers' && earlyOptBlocker([...process.execArgv, ...opts.execArgv], process.env.NODE_OPTIONS) === null,
     turnLimitMs: Math.max(opts.identify.marginMs, MIN_TURN_LIMIT_MS),
   }
 }
@@ -200,7 +202,12 @@ export class LocalBackend extends PoolBackend implements Backend {
       },
     }
     const driver = driverFor(this.opts.mode as 'processes' | 'workers')
-    const pool = new InstancePool(host, instanceSettings(this.opts, driver, this.opts.file!), planInstances(shards, perInstance))
+    const settings = instanceSettings(this.opts, driver, this.opts.file!)
+    if (driver.mode === 'workers' && this.opts.deferSmallFunctionOptimization) {
+      const blocker = earlyOptBlocker([...process.execArgv, ...this.opts.execArgv], process.env.NODE_OPTIONS)
+      this.emitEvent('debug', blocker ? `V8's early optimization of small functions is left on: ${blocker}` : `V8's early optimization of small functions is off while the workers run (${EARLY_OPT_FLAG}=0)`)
+    }
+    const pool = new InstancePool(host, settings, planInstances(shards, perInstance))
     return { totalShards, host, pool }
   }
 

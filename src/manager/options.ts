@@ -87,6 +87,15 @@ export interface ShardingManagerOptions {
    * WORKERS mode the manager's) set V8's optimizer. See README "Instance boot".
    */
   holdOptimizerDuringImports?: boolean
+  /**
+   * WORKERS mode: V8's optimization of small functions at their first profiler tick is switched off
+   * (`--max-bytecode-size-for-early-opt=0`) while the manager's worker threads run (default true), so
+   * the first thousands of calls after a start are not slowed by every thread compiling each small
+   * helper on its own. V8's flags are the process's: the last worker to exit restores V8's default.
+   * Not applied when `execArgv` or NODE_OPTIONS set the flag, in PROCESSES mode, or on a V8 other than
+   * 11.x (Node 20's). See README "Performance of calls between processes".
+   */
+  deferSmallFunctionOptimization?: boolean
   /** argv for the client file. */
   args?: string[]
   respawn?: boolean
@@ -120,6 +129,7 @@ export interface ResolvedOptions {
   execArgv: string[]
   semiSpaceGrowthFactor: number | null
   holdOptimizerDuringImports: boolean
+  deferSmallFunctionOptimization: boolean
   args: string[]
   respawn: boolean
   restarts: Required<RestartOptions>
@@ -179,6 +189,7 @@ const optionsSchema = object({
   execArgv: optional(arrayOf(anyString, 1000), () => []),
   semiSpaceGrowthFactor: optional(semiSpaceGrowthFactor, DEFAULT_SEMI_SPACE_GROWTH_FACTOR),
   holdOptimizerDuringImports: optional(bool(), true),
+  deferSmallFunctionOptimization: optional(bool(), true),
   args: optional(arrayOf(anyString, 1000), () => []),
   respawn: optional(bool(), true),
   restarts: optional(object(restartsShape)),
@@ -239,6 +250,7 @@ export function resolveOptions(raw: ShardingManagerOptions): ResolvedOptions {
     execArgv: o.execArgv!,
     semiSpaceGrowthFactor: o.semiSpaceGrowthFactor as number | null, // absent: the schema's fallback
     holdOptimizerDuringImports: o.holdOptimizerDuringImports!,
+    deferSmallFunctionOptimization: o.deferSmallFunctionOptimization!,
     args: o.args!,
     respawn: o.respawn!,
     restarts: withRestartDefaults(o.restarts ?? {}),

@@ -16,6 +16,8 @@ export interface SpawnSpec {
    * PROCESSES mode reads its own from the instance context instead.
    */
   holdOptimizer?: boolean
+  /** WORKERS mode: take this worker's share of early optimization switched off (src/modes/early-optimization.ts). */
+  deferSmallFunctionOptimization?: boolean
 }
 
 export interface ChildExit {

@@ -3,6 +3,7 @@ import { setFlagsFromString } from 'node:v8'
 import { MessageChannel, Worker } from 'node:worker_threads'
 import { PROTOCOL_PORT_KEY } from '../runtime/channel.js'
 import { giveBackSharedHold, OPTIMIZER_HOLD_MAX_MS, SHARED_HOLD_KEY, takeSharedHold } from '../runtime/optimizer-hold.js'
+import { takeEarlyOptShare } from './early-optimization.js'
 import type { ChildExit, ChildHandle, InstanceDriver, SpawnSpec } from './driver.js'
 import { runtimeFile } from './driver.js'
 
@@ -26,6 +27,8 @@ export class WorkerDriver implements InstanceDriver {
     // worker runs; given back by the worker at its first CommonJS load, or here when it exits first
     // or does not get there within the hold's limit (a worker whose event loop is blocked cannot).
     const hold = spec.holdOptimizer ? takeSharedHold(processHoldCount(), setFlagsFromString) : null
+    // Its share of V8's early optimization switched off (src/modes/early-optimization.ts), until it exits.
+    const earlyOpt = spec.deferSmallFunctionOptimization ? takeEarlyOptShare(setFlagsFromString) : null
     const giveBack = () => void (hold && giveBackSharedHold(hold, setFlagsFromString))
     // Our protocol has a port of its own: parentPort stays what it is under discord.js's manager, the
     // channel of discord.js's ShardClientUtil and of the bot's own listeners, which never see our envelopes.
@@ -43,6 +46,7 @@ export class WorkerDriver implements InstanceDriver {
       })
     } catch (err) {
       giveBack()
+      earlyOpt?.()
       protocol.close()
       throw err
     }
@@ -55,6 +59,7 @@ export class WorkerDriver implements InstanceDriver {
     })
     worker.on('exit', (code) => {
       giveBack()
+      earlyOpt?.()
       protocol.close()
       if (exited) return
       exited = true

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest'
+import { EARLY_OPT_FLAG, earlyOptBlocker, earlyOptFlagGiven, takeEarlyOptShare, V8_EARLY_OPT_DEFAULT } from '../../src/modes/early-optimization.js'
+
+describe('early optimization of small functions, switched off while workers run', () => {
+  it('the first share switches it off, the last one given back restores V8\'s default, each give-back acts once', () => {
+    const set: string[] = []
+    const shares = { count: 0 }
+    const a = takeEarlyOptShare((f) => set.push(f), shares)
+    const b = takeEarlyOptShare((f) => set.push(f), shares)
+    expect(set).toEqual([`${EARLY_OPT_FLAG}=0`])
+    a()
+    a()
+    expect(shares.count).toBe(1)
+    expect(set).toEqual([`${EARLY_OPT_FLAG}=0`])
+    b()
+    expect(shares.count).toBe(0)
+    expect(set).toEqual([`${EARLY_OPT_FLAG}=0`, `${EARLY_OPT_FLAG}=${V8_EARLY_OPT_DEFAULT}`])
+    // a new worker after all had exited switches it off again
+    takeEarlyOptShare((f) => set.push(f), shares)
+    expect(set).toHaveLength(3)
+    expect(set[2]).toBe(`${EARLY_OPT_FLAG}=0`)
+  })
+
+  it('leaves it alone when the process\'s flags set it, or on a V8 it was not measured on', () => {
+    expect(earlyOptFlagGiven(['--max-bytecode-size-for-early-opt=40'])).toBe(true)
+    expect(earlyOptFlagGiven([], '--inspect --max_bytecode_size_for_early_opt=0')).toBe(true)
+    expect(earlyOptFlagGiven(['--max-old-space-size=512'], '--no-warnings')).toBe(false)
+    expect(earlyOptBlocker([], '', '11.3.244.8-node.38')).toBeNull()
+    expect(earlyOptBlocker([EARLY_OPT_FLAG + '=10'], '', '11.3.244.8-node.38')).toMatch(/already set by the process's flags/)
+    expect(earlyOptBlocker([], '', '12.4.254.21-node.33')).toMatch(/V8 12\.4\.254\.21-node\.33 is not a version it was measured on/)
+  })
+
+  it('is taken by WORKERS-mode instances unless the option is off or the manager\'s flags set it; never in PROCESSES mode', async () => {
+    const { instanceSettings } = await import('../../src/manager/local-backend.js')
+    const { resolveOptions } = await import('../../src/manager/options.js')
+    const { ProcessDriver } = await import('../../src/modes/processes.js')
+    const { WorkerDriver } = await import('../../src/modes/workers.js')
+    const file = new URL(import.meta.url).pathname
+    const defer = (mode: 'processes' | 'workers', extra: Record<string, unknown> = {}) =>
+      instanceSettings(resolveOptions({ file, mode, shards: 1, ...extra } as never), mode === 'processes' ? new ProcessDriver() : new WorkerDriver(), file).deferSmallFunctionOptimization
+    // this machine's Node is the one it was measured on (test/integration/early-optimization.test.ts checks V8 knows the flag)
+    expect(defer('workers')).toBe(true)
+    expect(defer('workers', { deferSmallFunctionOptimization: false })).toBe(false)
+    expect(defer('workers', { execArgv: ['--max-bytecode-size-for-early-opt=20'] })).toBe(false)
+    expect(defer('processes')).toBe(false)
+    expect(() => resolveOptions({ file, mode: 'workers', shards: 1, deferSmallFunctionOptimization: 'yes' } as never)).toThrow(/deferSmallFunctionOptimization/)
+  })
+})
