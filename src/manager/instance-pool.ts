@@ -7,7 +7,7 @@
  */
 import { setMaxListeners } from 'node:events'
 import { ShardingError } from '../errors.js'
-import { allUnlessOneFails, matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
+import { matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
 import { toWireError } from '../ipc/values.js'
 import { partsDeadline } from '../rpc/deadline.js'
 import type { CallScope } from '../rpc/endpoint.js'
@@ -19,8 +19,12 @@ export class InstancePool {
   readonly instances = new Map<number, Instance>()
   private keepAlive: NodeJS.Timeout | null = null
 
+  /** The instances in id order; the set is fixed for the pool's life (a re-shard makes a new pool). */
+  private readonly all: readonly Instance[]
+
   constructor(host: InstanceHost, settings: InstanceSettings, plans: InstancePlan[]) {
     for (const plan of plans) this.instances.set(plan.id, new Instance(plan.id, plan.shards, host, settings, () => this.holdProcess()))
+    this.all = [...this.instances.values()]
   }
 
   /**
@@ -49,8 +53,8 @@ export class InstancePool {
   }
 
   /** The instances a target selects; NoTargetError when none does. */
-  select(target: Target): Instance[] {
-    const all = [...this.instances.values()]
+  select(target: Target): readonly Instance[] {
+    const all = this.all
     if (!target.machines && !target.instances && !target.shards) return all
     const selected = all.filter((i) => matches({ machine: i.machine, instances: [i.id], shards: i.shards }, target))
     if (selected.length === 0) throw noTarget(target)
@@ -61,19 +65,40 @@ export class InstancePool {
    * Runs an action on every selected instance; one entry per instance, failures included. Each
    * part ends a little before the caller's deadline, so a slow instance becomes a failed entry
    * the caller still receives. With `failFast`, the first failed entry alone, as soon as it fails.
+   * One promise gathers the entries (not Promise.all over a promise per entry): a call allocates
+   * less, and the manager's young generation fills more slowly (fewer collections, a shorter tail).
    */
-  async run(action: InstanceAction, target: Target, scope: CallScope, failFast = false): Promise<FanoutEntry[]> {
+  run(action: InstanceAction, target: Target, scope: CallScope, failFast = false): Promise<FanoutEntry[]> {
     const parts: CallScope = { deadline: partsDeadline(scope.deadline), signal: scope.signal }
     // One caller's signal is watched by every part of its fan-out: that many listeners is expected.
     if (scope.signal) setMaxListeners(0, scope.signal)
-    // Entries share the instance's shard list: finishFanout copies it for callers (allowPartial).
-    const entries = this.select(target).map((instance): Promise<FanoutEntry> =>
-      instance.run(action, parts).then(
-        (value) => ({ instance: instance.id, machine: instance.machine, shards: instance.shards, ok: true, value }),
-        (err) => ({ instance: instance.id, machine: instance.machine, shards: instance.shards, ok: false, error: toWireError(err) }),
-      ),
-    )
-    return failFast ? allUnlessOneFails(entries, (e) => !e.ok) : Promise.all(entries)
+    let selected: readonly Instance[]
+    try {
+      selected = this.select(target)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return new Promise((resolve) => {
+      const entries: FanoutEntry[] = new Array(selected.length)
+      let left = selected.length
+      const settle = (i: number, entry: FanoutEntry) => {
+        if (left <= 0) return
+        if (failFast && !entry.ok) {
+          left = 0
+          return resolve([entry])
+        }
+        entries[i] = entry
+        if (--left === 0) resolve(entries)
+      }
+      // Entries share the instance's shard list: finishFanout copies it for callers (allowPartial).
+      for (let i = 0; i < selected.length; i++) {
+        const instance = selected[i]
+        instance.run(action, parts).then(
+          (value) => settle(i, { instance: instance.id, machine: instance.machine, shards: instance.shards, ok: true, value }),
+          (err) => settle(i, { instance: instance.id, machine: instance.machine, shards: instance.shards, ok: false, error: toWireError(err) }),
+        )
+      }
+    })
   }
 
   setActive(active: boolean): void {
