@@ -336,6 +336,7 @@ export class Instance {
   private markReady(): void {
     if (this.state !== 'starting') return
     this.setState('ready')
+    this.child?.booted?.()
     this.monitor.ready()
     if (this.channel?.identifyRequests === 0) this.host.root.noteIdentifies('uncoordinated', this.shards)
     this.releaseSlot('ready')

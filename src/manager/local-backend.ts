@@ -205,7 +205,7 @@ export class LocalBackend extends PoolBackend implements Backend {
     const settings = instanceSettings(this.opts, driver, this.opts.file!)
     if (driver.mode === 'workers' && this.opts.deferSmallFunctionOptimization) {
       const blocker = earlyOptBlocker([...process.execArgv, ...this.opts.execArgv], process.env.NODE_OPTIONS)
-      this.emitEvent('debug', blocker ? `V8's early optimization of small functions is left on: ${blocker}` : `V8's early optimization of small functions is off while the workers run (${EARLY_OPT_FLAG}=0)`)
+      this.emitEvent('debug', blocker ? `V8's early optimization of small functions is left on: ${blocker}` : `V8's early optimization of small functions is off while the workers run and none is booting (${EARLY_OPT_FLAG}=0)`)
     }
     const pool = new InstancePool(host, settings, planInstances(shards, perInstance))
     return { totalShards, host, pool }

@@ -89,9 +89,10 @@ export interface ShardingManagerOptions {
   holdOptimizerDuringImports?: boolean
   /**
    * WORKERS mode: V8's optimization of small functions at their first profiler tick is switched off
-   * (`--max-bytecode-size-for-early-opt=0`) while the manager's worker threads run (default true), so
-   * the first thousands of calls after a start are not slowed by every thread compiling each small
-   * helper on its own. V8's flags are the process's: the last worker to exit restores V8's default.
+   * (`--max-bytecode-size-for-early-opt=0`) while the manager's worker threads run and none of them is
+   * booting (default true), so the first thousands of calls after a start are not slowed by every thread
+   * compiling each small helper on its own. V8's flags are the process's: a booting worker gets V8's
+   * default back (Node's code cache for built-in modules needs it); the last worker to exit restores it.
    * Not applied when `execArgv` or NODE_OPTIONS set the flag, in PROCESSES mode, or on a V8 other than
    * 11.x (Node 20's). See README "Performance of calls between processes".
    */

@@ -43,6 +43,8 @@ export interface ChildHandle {
   onMessage(fn: (msg: unknown) => void): void
   /** Called exactly once. */
   onExit(fn: (exit: ChildExit) => void): void
+  /** The instance is ready: its boot (the client file's imports, its login) is over. */
+  booted?(): void
 }
 
 export interface InstanceDriver {

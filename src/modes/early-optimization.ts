@@ -12,10 +12,14 @@
  * first 3,000 broadcastEvals after a start went from ~0.7 to ~0.3-0.4 ms (discord.js's own manager:
  * ~0.65 ms), with steady latency and throughput unchanged (BENCHMARKS.md).
  *
- * V8's flags belong to the process, so the flag is the process's while any worker of ours runs: each
- * worker takes a share when it is started and gives it back when it exits; the first share sets the
- * flag, the last one given back sets V8's default (81) again. PROCESSES mode changes nothing: the
- * manager's process is the user's alone there, and its instances' cold calls are already faster.
+ * V8's flags belong to the process, so the flag is the process's while workers of ours run and none of
+ * them is booting: each worker takes a share when it is started, says when it is ready (booted), and
+ * gives its share back when it exits. Why not while one boots: Node compiles its built-in modules from
+ * the code cache in its binary only while every V8 flag has its default value (src/runtime/v8-tuning.ts),
+ * and a worker loading discord.js with the flag set compiled ~130 of them from source (4 workers booting
+ * together: ~0.1 s more CPU, ~0.06 s later ready). The last share given back restores V8's default
+ * (81). PROCESSES mode changes nothing: the manager's process is the user's alone there, and its
+ * instances' cold calls are already faster.
  *
  * Not applied when the process's own flags (`execArgv`, NODE_OPTIONS) set it (the user's choice wins),
  * nor on a V8 this was not measured on: V8 reports a flag it does not know on stderr.
@@ -42,27 +46,57 @@ export function earlyOptBlocker(execArgv: readonly string[], nodeOptions = '', v
   return null
 }
 
-/** Shares not given back, for the whole process: a second copy of this library (ESM and CJS) counts together. */
+/**
+ * Shares not given back, for the whole process (a second copy of this library, ESM and CJS, counts
+ * together): workers running, of which still booting; and whether the flag is set now.
+ */
 export interface EarlyOptShares {
-  count: number
+  running: number
+  booting: number
+  set: boolean
 }
 
 export function processEarlyOptShares(): EarlyOptShares {
   const key = Symbol.for('discordoo-sharding.earlyOptShares')
   const g = globalThis as { [key]?: EarlyOptShares }
-  return (g[key] ??= { count: 0 })
+  return (g[key] ??= { running: 0, booting: 0, set: false })
+}
+
+/** One worker's share: `booted()` once it is ready, `release()` when it exits; each acts once. */
+export interface EarlyOptShare {
+  booted(): void
+  release(): void
 }
 
 /**
- * Takes a share: the first one switches early optimization off. Returns the give-back, which acts
- * once however often it is called; the last share given back restores V8's default.
+ * Takes a booting worker's share. The flag is set while any share is held and none is booting, and
+ * V8's default is restored otherwise.
  */
-export function takeEarlyOptShare(setFlags: (flags: string) => void, shares: EarlyOptShares = processEarlyOptShares()): () => void {
-  if (shares.count++ === 0) setFlags(`${EARLY_OPT_FLAG}=0`)
-  let held = true
-  return () => {
-    if (!held) return
-    held = false
-    if (--shares.count === 0) setFlags(`${EARLY_OPT_FLAG}=${V8_EARLY_OPT_DEFAULT}`)
+export function takeEarlyOptShare(setFlags: (flags: string) => void, shares: EarlyOptShares = processEarlyOptShares()): EarlyOptShare {
+  let state: 'booting' | 'running' | 'released' = 'booting'
+  shares.running++
+  shares.booting++
+  apply(shares, setFlags)
+  return {
+    booted() {
+      if (state !== 'booting') return
+      state = 'running'
+      shares.booting--
+      apply(shares, setFlags)
+    },
+    release() {
+      if (state === 'released') return
+      if (state === 'booting') shares.booting--
+      state = 'released'
+      shares.running--
+      apply(shares, setFlags)
+    },
   }
+}
+
+function apply(shares: EarlyOptShares, setFlags: (flags: string) => void): void {
+  const want = shares.running > 0 && shares.booting === 0
+  if (want === shares.set) return
+  shares.set = want
+  setFlags(`${EARLY_OPT_FLAG}=${want ? 0 : V8_EARLY_OPT_DEFAULT}`)
 }

@@ -27,7 +27,8 @@ export class WorkerDriver implements InstanceDriver {
     // worker runs; given back by the worker at its first CommonJS load, or here when it exits first
     // or does not get there within the hold's limit (a worker whose event loop is blocked cannot).
     const hold = spec.holdOptimizer ? takeSharedHold(processHoldCount(), setFlagsFromString) : null
-    // Its share of V8's early optimization switched off (src/modes/early-optimization.ts), until it exits.
+    // Its share of V8's early optimization switched off (src/modes/early-optimization.ts): booting until
+    // ready, given back when it exits.
     const earlyOpt = spec.deferSmallFunctionOptimization ? takeEarlyOptShare(setFlagsFromString) : null
     const giveBack = () => void (hold && giveBackSharedHold(hold, setFlagsFromString))
     // Our protocol has a port of its own: parentPort stays what it is under discord.js's manager, the
@@ -46,7 +47,7 @@ export class WorkerDriver implements InstanceDriver {
       })
     } catch (err) {
       giveBack()
-      earlyOpt?.()
+      earlyOpt?.release()
       protocol.close()
       throw err
     }
@@ -59,7 +60,7 @@ export class WorkerDriver implements InstanceDriver {
     })
     worker.on('exit', (code) => {
       giveBack()
-      earlyOpt?.()
+      earlyOpt?.release()
       protocol.close()
       if (exited) return
       exited = true
@@ -79,6 +80,7 @@ export class WorkerDriver implements InstanceDriver {
         return true
       },
       kill: () => void worker.terminate(),
+      booted: () => earlyOpt?.booted(),
       onMessage: (fn) => {
         protocol.on('message', fn)
         // (after the listener, which refs the port) The worker keeps the process alive while it runs; its port need not.

@@ -21,10 +21,13 @@ async function run(options = {}) {
   m.on('error', () => {})
   const debug = []
   m.on('debug', (line) => line.includes('early optimization') && debug.push(line))
+  // what is set when each worker starts booting (V8's default: Node's code cache needs it)
+  const atSpawn = []
+  m.on('instanceSpawn', () => atSpawn.push(set.at(-1) ?? 'default'))
   await m.start()
   const whileRunning = [...set]
   await m.stop()
-  return { whileRunning, afterStop: set.splice(0), debug }
+  return { atSpawn, whileRunning, afterStop: set.splice(0), debug }
 }
 
 const out = { on: await run(), off: await run({ deferSmallFunctionOptimization: false }) }

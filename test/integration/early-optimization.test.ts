@@ -19,15 +19,19 @@ describe('V8\'s early optimization of small functions in WORKERS mode', () => {
     expect(earlyOptBlocker([], '')).toBeNull()
   })
 
-  it('is switched off by the first worker and restored when the last one exits; not with the option off', async () => {
+  it('is switched off while the workers run and none boots, and restored when the last one exits; not with the option off', async () => {
     const { stdout } = await node([fileURLToPath(new URL('./early-optimization-workers.mjs', import.meta.url))])
     const r = JSON.parse(stdout.trim().split('\n').pop()!)
-    // two workers, one switch: the first share sets it, the last one given back (at stop) restores V8's 81
-    expect(r.on).toEqual({
-      whileRunning: [`${EARLY_OPT_FLAG}=0`],
-      afterStop: [`${EARLY_OPT_FLAG}=0`, `${EARLY_OPT_FLAG}=81`],
-      debug: [`V8's early optimization of small functions is off while the workers run (${EARLY_OPT_FLAG}=0)`],
-    })
-    expect(r.off).toEqual({ whileRunning: [], afterStop: [], debug: [] })
+    const off = `${EARLY_OPT_FLAG}=0`
+    const restored = `${EARLY_OPT_FLAG}=81`
+    // each worker started booting under V8's default, however the two boots interleaved
+    expect(r.on.atSpawn).toHaveLength(2)
+    expect(r.on.atSpawn.every((flag: string) => flag !== off)).toBe(true)
+    // once every worker is ready, it is set; it alternates, and the last exit restores V8's default
+    expect(r.on.whileRunning.at(-1)).toBe(off)
+    expect(r.on.afterStop.at(-1)).toBe(restored)
+    expect(r.on.afterStop).toEqual(r.on.afterStop.map((_: string, i: number) => (i % 2 === 0 ? off : restored)))
+    expect(r.on.debug).toEqual([`V8's early optimization of small functions is off while the workers run and none is booting (${off})`])
+    expect(r.off).toEqual({ atSpawn: ['default', 'default'], whileRunning: [], afterStop: [], debug: [] })
   })
 })

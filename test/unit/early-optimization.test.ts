@@ -2,23 +2,44 @@ import { describe, expect, it } from 'vitest'
 import { EARLY_OPT_FLAG, earlyOptBlocker, earlyOptFlagGiven, takeEarlyOptShare, V8_EARLY_OPT_DEFAULT } from '../../src/modes/early-optimization.js'
 
 describe('early optimization of small functions, switched off while workers run', () => {
-  it('the first share switches it off, the last one given back restores V8\'s default, each give-back acts once', () => {
+  it('is set while workers run and none is booting; the last one to exit restores V8\'s default; each call acts once', () => {
     const set: string[] = []
-    const shares = { count: 0 }
-    const a = takeEarlyOptShare((f) => set.push(f), shares)
-    const b = takeEarlyOptShare((f) => set.push(f), shares)
+    const shares = { running: 0, booting: 0, set: false }
+    const take = () => takeEarlyOptShare((f) => set.push(f), shares)
+    const a = take()
+    const b = take()
+    expect(set).toEqual([]) // both booting: Node's code cache for built-in modules needs V8's default flags
+    a.booted()
+    a.booted()
+    expect(set).toEqual([])
+    b.booted()
     expect(set).toEqual([`${EARLY_OPT_FLAG}=0`])
-    a()
-    a()
-    expect(shares.count).toBe(1)
-    expect(set).toEqual([`${EARLY_OPT_FLAG}=0`])
-    b()
-    expect(shares.count).toBe(0)
+    // a respawned worker boots with V8's default, then the flag comes back
+    const c = take()
     expect(set).toEqual([`${EARLY_OPT_FLAG}=0`, `${EARLY_OPT_FLAG}=${V8_EARLY_OPT_DEFAULT}`])
-    // a new worker after all had exited switches it off again
-    takeEarlyOptShare((f) => set.push(f), shares)
+    c.booted()
     expect(set).toHaveLength(3)
     expect(set[2]).toBe(`${EARLY_OPT_FLAG}=0`)
+    a.release()
+    a.release()
+    b.release()
+    expect(shares).toEqual({ running: 1, booting: 0, set: true })
+    c.release()
+    expect(shares).toEqual({ running: 0, booting: 0, set: false })
+    expect(set).toEqual([`${EARLY_OPT_FLAG}=0`, `${EARLY_OPT_FLAG}=${V8_EARLY_OPT_DEFAULT}`, `${EARLY_OPT_FLAG}=0`, `${EARLY_OPT_FLAG}=${V8_EARLY_OPT_DEFAULT}`])
+  })
+
+  it('a worker that exits while booting gives back both its shares', () => {
+    const set: string[] = []
+    const shares = { running: 0, booting: 0, set: false }
+    const ready = takeEarlyOptShare((f) => set.push(f), shares)
+    const dies = takeEarlyOptShare((f) => set.push(f), shares)
+    ready.booted()
+    expect(set).toEqual([])
+    dies.release()
+    expect(set).toEqual([`${EARLY_OPT_FLAG}=0`])
+    dies.booted() // too late: changes nothing
+    expect(shares).toEqual({ running: 1, booting: 0, set: true })
   })
 
   it('leaves it alone when the process\'s flags set it, or on a V8 it was not measured on', () => {
