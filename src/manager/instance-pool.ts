@@ -78,6 +78,8 @@ export class InstancePool {
     } catch (err) {
       return Promise.reject(err)
     }
+    // (a pool without instances: a MACHINES child whose slice is empty)
+    if (selected.length === 0) return Promise.resolve([])
     return new Promise((resolve) => {
       const entries: FanoutEntry[] = new Array(selected.length)
       let left = selected.length
