@@ -203,9 +203,11 @@ export class LocalBackend extends PoolBackend implements Backend {
     }
     const driver = driverFor(this.opts.mode as 'processes' | 'workers')
     const settings = instanceSettings(this.opts, driver, this.opts.file!)
-    if (driver.mode === 'workers' && this.opts.deferSmallFunctionOptimization) {
-      const blocker = earlyOptBlocker([...process.execArgv, ...this.opts.execArgv], process.env.NODE_OPTIONS)
-      this.emitEvent('debug', blocker ? `V8's early optimization of small functions is left on: ${blocker}` : `V8's early optimization of small functions is off while the workers run and none is booting (${EARLY_OPT_FLAG}=0)`)
+    if (settings.deferSmallFunctionOptimization) {
+      this.emitEvent('debug', `V8's early optimization of small functions is off while the workers run and none is booting (${EARLY_OPT_FLAG}=0)`)
+    } else if (driver.mode === 'workers' && this.opts.deferSmallFunctionOptimization) {
+      // (only the blocker can have turned it off here: say which)
+      this.emitEvent('debug', `V8's early optimization of small functions is left on: ${earlyOptBlocker([...process.execArgv, ...this.opts.execArgv], process.env.NODE_OPTIONS)}`)
     }
     const pool = new InstancePool(host, settings, planInstances(shards, perInstance))
     return { totalShards, host, pool }

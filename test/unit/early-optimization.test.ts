@@ -52,13 +52,10 @@ describe('early optimization of small functions, switched off while workers run'
   })
 
   it('is taken by WORKERS-mode instances unless the option is off or the manager\'s flags set it; never in PROCESSES mode', async () => {
-    const { instanceSettings } = await import('../../src/manager/local-backend.js')
+    const { settingsFor } = await import('../helpers/instance-settings.js')
     const { resolveOptions } = await import('../../src/manager/options.js')
-    const { ProcessDriver } = await import('../../src/modes/processes.js')
-    const { WorkerDriver } = await import('../../src/modes/workers.js')
     const file = new URL(import.meta.url).pathname
-    const defer = (mode: 'processes' | 'workers', extra: Record<string, unknown> = {}) =>
-      instanceSettings(resolveOptions({ file, mode, shards: 1, ...extra } as never), mode === 'processes' ? new ProcessDriver() : new WorkerDriver(), file).deferSmallFunctionOptimization
+    const defer = (mode: 'processes' | 'workers', extra: Record<string, unknown> = {}) => settingsFor(mode, extra).deferSmallFunctionOptimization
     // this machine's Node is the one it was measured on (test/integration/early-optimization.test.ts checks V8 knows the flag)
     expect(defer('workers')).toBe(true)
     expect(defer('workers', { deferSmallFunctionOptimization: false })).toBe(false)

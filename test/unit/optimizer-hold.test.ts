@@ -150,13 +150,10 @@ describe('the shared hold of WORKERS mode', () => {
 
 describe('which instances hold the optimizer', () => {
   it('both modes unless the option is off; WORKERS mode not when the manager\'s own flags set the optimizer', async () => {
-    const { instanceSettings } = await import('../../src/manager/local-backend.js')
+    const { settingsFor } = await import('../helpers/instance-settings.js')
     const { resolveOptions } = await import('../../src/manager/options.js')
-    const { ProcessDriver } = await import('../../src/modes/processes.js')
-    const { WorkerDriver } = await import('../../src/modes/workers.js')
     const file = new URL(import.meta.url).pathname
-    const hold = (mode: 'processes' | 'workers', extra: Record<string, unknown> = {}) =>
-      instanceSettings(resolveOptions({ file, mode, shards: 1, ...extra } as never), mode === 'processes' ? new ProcessDriver() : new WorkerDriver(), file).holdOptimizer
+    const hold = (mode: 'processes' | 'workers', extra: Record<string, unknown> = {}) => settingsFor(mode, extra).holdOptimizer
     expect(hold('processes')).toBe(true)
     expect(hold('processes', { holdOptimizerDuringImports: false })).toBe(false)
     expect(hold('workers')).toBe(true)
