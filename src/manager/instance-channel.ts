@@ -13,7 +13,7 @@ import type { WireError } from '../ipc/values.js'
 import type { ChildHandle } from '../modes/driver.js'
 import type { SessionInfo } from '../runtime/context.js'
 import { partsDeadline } from '../rpc/deadline.js'
-import { RpcEndpoint, type CallContext, type CallScope } from '../rpc/endpoint.js'
+import { RpcEndpoint, settleInto, type CallContext, type CallScope, type CallSink } from '../rpc/endpoint.js'
 import type { Origin } from './bot-requests.js'
 import { DjsBridge, djsScript } from './djs-bridge.js'
 import type { InstanceHost } from './instance-host.js'
@@ -165,6 +165,13 @@ export class InstanceChannel {
         else this.post(Ops.MESSAGE, { message: action.message, from: action.from ?? 'manager' })
         return Promise.resolve(undefined)
     }
+  }
+
+  /** `run`, its outcome given to `sink` (a fan-out's part): requests to our runtime make no promise. */
+  runInto(action: InstanceAction, scope: CallScope, sink: CallSink, tag: number): void {
+    const viaDiscordJs = this.clientKind !== 'bot' && this.djs.seen
+    if (action.type === 'send' || (viaDiscordJs && action.type !== 'request')) return settleInto(this.run(action, scope), sink, tag)
+    this.rpc.callInto(action.type, action as unknown as Record<string, unknown>, scope, sink, tag)
   }
 
   /** The instance is gone: everything in flight to or from it fails now. */

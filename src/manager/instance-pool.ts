@@ -10,7 +10,7 @@ import { ShardingError } from '../errors.js'
 import { matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
 import { toWireError } from '../ipc/values.js'
 import { partsDeadline } from '../rpc/deadline.js'
-import type { CallScope } from '../rpc/endpoint.js'
+import type { CallScope, CallSink } from '../rpc/endpoint.js'
 import { Instance, LIVE_STATES, type InstanceAction, type InstanceInfo, type InstanceSettings } from './instance.js'
 import type { InstanceHost } from './instance-host.js'
 import type { InstancePlan } from './shard-plan.js'
@@ -65,8 +65,9 @@ export class InstancePool {
    * Runs an action on every selected instance; one entry per instance, failures included. Each
    * part ends a little before the caller's deadline, so a slow instance becomes a failed entry
    * the caller still receives. With `failFast`, the first failed entry alone, as soon as it fails.
-   * One promise gathers the entries (not Promise.all over a promise per entry): a call allocates
-   * less, and the manager's young generation fills more slowly (fewer collections, a shorter tail).
+   * One promise gathers the entries, and each part reports to it by index (`runInto`), not through a
+   * promise of its own: a call allocates less, and the manager's young generation fills more slowly
+   * (fewer collections, a shorter tail).
    */
   run(action: InstanceAction, target: Target, scope: CallScope, failFast = false): Promise<FanoutEntry[]> {
     const parts: CallScope = { deadline: partsDeadline(scope.deadline), signal: scope.signal }
@@ -81,25 +82,8 @@ export class InstancePool {
     // (a pool without instances: a MACHINES child whose slice is empty)
     if (selected.length === 0) return Promise.resolve([])
     return new Promise((resolve) => {
-      const entries: FanoutEntry[] = new Array(selected.length)
-      let left = selected.length
-      const settle = (i: number, entry: FanoutEntry) => {
-        if (left <= 0) return
-        if (failFast && !entry.ok) {
-          left = 0
-          return resolve([entry])
-        }
-        entries[i] = entry
-        if (--left === 0) resolve(entries)
-      }
-      // Entries share the instance's shard list: finishFanout copies it for callers (allowPartial).
-      for (let i = 0; i < selected.length; i++) {
-        const instance = selected[i]
-        instance.run(action, parts).then(
-          (value) => settle(i, { instance: instance.id, machine: instance.machine, shards: instance.shards, ok: true, value }),
-          (err) => settle(i, { instance: instance.id, machine: instance.machine, shards: instance.shards, ok: false, error: toWireError(err) }),
-        )
-      }
+      const gather = new FanoutGather(selected, failFast, resolve)
+      for (let i = 0; i < selected.length; i++) selected[i].runInto(action, parts, gather, i)
     })
   }
 
@@ -134,5 +118,35 @@ export class InstancePool {
       clearInterval(this.keepAlive)
       this.keepAlive = null
     }
+  }
+}
+
+/** The entries of one fan-out, one per selected instance (part `i` is `selected[i]`), as they settle. */
+export class FanoutGather implements CallSink {
+  private readonly entries: FanoutEntry[]
+  private left: number
+
+  constructor(
+    private readonly selected: readonly Instance[],
+    private readonly failFast: boolean,
+    private readonly resolve: (entries: FanoutEntry[]) => void,
+  ) {
+    this.entries = new Array(selected.length)
+    this.left = selected.length
+  }
+
+  // Entries share the instance's shard list: finishFanout copies it for callers (allowPartial).
+  settled(i: number, ok: boolean, value: unknown): void {
+    if (this.left <= 0) return
+    const instance = this.selected[i]
+    const entry: FanoutEntry = ok
+      ? { instance: instance.id, machine: instance.machine, shards: instance.shards, ok: true, value }
+      : { instance: instance.id, machine: instance.machine, shards: instance.shards, ok: false, error: toWireError(value) }
+    if (this.failFast && !ok) {
+      this.left = 0
+      return this.resolve([entry])
+    }
+    this.entries[i] = entry
+    if (--this.left === 0) this.resolve(this.entries)
   }
 }

@@ -11,7 +11,7 @@ import type { WireError } from '../ipc/values.js'
 import type { ChildExit, ChildHandle, InstanceDriver } from '../modes/driver.js'
 import { contextToEnv } from '../runtime/context.js'
 import { PROTOCOL_VERSION } from '../constants.js'
-import type { CallScope } from '../rpc/endpoint.js'
+import { settleInto, type CallScope, type CallSink } from '../rpc/endpoint.js'
 import { monotonicNow } from '../util/clock.js'
 import { exitReason, fatalCause } from './exit-cause.js'
 import { InstanceChannel, type InstanceAction } from './instance-channel.js'
@@ -166,6 +166,12 @@ export class Instance {
     if (this.state === 'ready' && this.channel) return this.channel.run(action, scope)
     if (this.state === 'starting') return this.untilReady(scope).then(() => this.run(action, scope))
     return Promise.reject(this.notRunningError())
+  }
+
+  /** `run`, its outcome given to `sink` (a fan-out's part; src/manager/instance-pool.ts). */
+  runInto(action: InstanceAction, scope: CallScope, sink: CallSink, tag: number): void {
+    if (this.state === 'ready' && this.channel) this.channel.runInto(action, scope, sink, tag)
+    else settleInto(this.run(action, scope), sink, tag)
   }
 
   /** Waits for ready within the scope; NOT_READY when the deadline comes first. */

@@ -19,6 +19,7 @@ import { toWireError } from '../ipc/values.js'
 import { fromWireError } from '../ipc/wire-errors.js'
 import { systemClock, type Clock } from '../util/clock.js'
 import { NO_DEADLINE, type Deadline } from './deadline.js'
+import { CallTable } from './call-table.js'
 import { DeadlineSweeper } from './sweeper.js'
 
 export interface RpcPeer {
@@ -60,9 +61,29 @@ export interface CallOptions {
   describe?: string
 }
 
+/**
+ * Takes the outcomes of calls made with `callInto`, without a promise per call: a fan-out gives
+ * every part the same sink and tells them apart by `tag`.
+ */
+export interface CallSink {
+  /** `value` is the result when `ok`, else the Error. May run before `callInto` returns. */
+  settled(tag: number, ok: boolean, value: unknown): void
+}
+
+/** A promise's outcome, to a sink (for the parts of a fan-out that are not a call on this layer). */
+export function settleInto(promise: Promise<unknown>, sink: CallSink, tag: number): void {
+  promise.then(
+    (value) => sink.settled(tag, true, value),
+    (err: unknown) => sink.settled(tag, false, err),
+  )
+}
+
 interface Pending {
+  /** The promise's, for `call`; for `callInto`, `sink` takes the outcome instead. */
   resolve(value: unknown): void
   reject(err: Error): void
+  sink: CallSink | null
+  tag: number
   deadline: Deadline
   /** When the call was sent, for the timeout message. */
   sentAt: number
@@ -107,7 +128,7 @@ const unset = (): void => {}
 
 export class RpcEndpoint {
   private nextId = 1
-  private readonly pending = new Map<number, Pending>()
+  private readonly pending = new CallTable<Pending>()
   private readonly serving = new Map<number, Serving>()
   private readonly callDeadlines: DeadlineSweeper<number>
   private readonly serveDeadlines: DeadlineSweeper<number>
@@ -133,33 +154,52 @@ export class RpcEndpoint {
   }
 
   call(kind: string, data: Record<string, unknown>, opts: CallOptions = {}): Promise<unknown> {
-    const deadline = opts.deadline ?? NO_DEADLINE
-    const signal = opts.signal
-    if (signal?.aborted) return Promise.reject(new AbortedError(`${opts.describe ?? `${kind} to ${this.peer.name}`} was cancelled`))
-    const now = this.clock.now()
-    if (deadline <= now) return Promise.reject(new TimeoutError(`${opts.describe ?? `${kind} to ${this.peer.name}`}: the deadline passed before it was sent`))
-    // (the id, the ttl, and in handle() the checks and settle(), written out: see "Small helpers" in src/ipc/envelope.ts)
-    const id = this.nextId
-    this.nextId = id >= MAX_ID ? 1 : id + 1
     // The promise's executor captures the entry alone, and the rest runs out here: a closure over the
     // whole call allocated two contexts per call, which the manager does thousands of times a second.
-    const entry: Pending = { resolve: unset, reject: unset, deadline, sentAt: now, kind, describe: opts.describe ?? '', signal, onAbort: null, token: undefined }
+    const entry = newEntry(kind, opts, null, 0)
     const promise = new Promise((resolve, reject) => {
       entry.resolve = resolve
       entry.reject = reject
     })
+    this.send(entry, data)
+    return promise
+  }
+
+  /**
+   * The same call, its outcome given to `sink` with `tag` instead of a promise: a fan-out to many
+   * instances then makes no promise, executor and reactions per instance (src/manager/instance-pool.ts).
+   */
+  callInto(kind: string, data: Record<string, unknown>, opts: CallOptions, sink: CallSink, tag: number): void {
+    this.send(newEntry(kind, opts, sink, tag), data)
+  }
+
+  private send(entry: Pending, data: Record<string, unknown>): void {
+    const { deadline, signal } = entry
+    if (signal?.aborted) return this.deliver(entry, false, new AbortedError(`${this.describe(entry)} was cancelled`))
+    const now = this.clock.now()
+    if (deadline <= now) return this.deliver(entry, false, new TimeoutError(`${this.describe(entry)}: the deadline passed before it was sent`))
+    entry.sentAt = now
+    // (the id, the ttl, and in handle() the checks and settle(), written out: see "Small helpers" in src/ipc/envelope.ts)
+    const id = this.nextId
+    this.nextId = id >= MAX_ID ? 1 : id + 1
     if (signal) this.cancelOnAbort(id, entry, signal)
     this.pending.set(id, entry)
     this.callDeadlines.watch(deadline)
-    const msg: Envelope = { v: PROTOCOL_VERSION, op: Ops.REQUEST, id, k: kind, d: data }
+    const msg: Envelope = { v: PROTOCOL_VERSION, op: Ops.REQUEST, id, k: entry.kind, d: data }
     if (deadline !== NO_DEADLINE) msg.ttl = Math.max(0, Math.floor(deadline - now)) // what is left, in whole ms; none: no ttl
     try {
       entry.token = this.peer.post(msg)
     } catch (err) {
       this.settle(id)
-      entry.reject(err instanceof Error ? err : new Error(String(err)))
+      this.deliver(entry, false, err instanceof Error ? err : new Error(String(err)))
     }
-    return promise
+  }
+
+  /** A call's outcome, to its promise or its sink. */
+  private deliver(entry: Pending, ok: boolean, value: unknown): void {
+    if (entry.sink) entry.sink.settled(entry.tag, ok, value)
+    else if (ok) entry.resolve(value)
+    else entry.reject(value as Error)
   }
 
   /** The caller's signal aborts: the call is withdrawn or cancelled, and rejects. */
@@ -168,7 +208,7 @@ export class RpcEndpoint {
       if (!this.settle(id)) return
       this.withdraw(entry)
       this.postQuietly({ v: PROTOCOL_VERSION, op: Ops.CANCEL, id })
-      entry.reject(new AbortedError(`${this.describe(entry)} was cancelled`))
+      this.deliver(entry, false, new AbortedError(`${this.describe(entry)} was cancelled`))
     }
     signal.addEventListener('abort', entry.onAbort, { once: true })
   }
@@ -194,8 +234,8 @@ export class RpcEndpoint {
         if (!entry) return true // answered after its caller gave up: nothing waits for it
         this.pending.delete(id!) // settle()
         if (entry.onAbort) entry.signal!.removeEventListener('abort', entry.onAbort)
-        if (d.ok) entry.resolve(d.value)
-        else entry.reject(fromWireError(d.error, this.peer.errorWhere))
+        if (d.ok) this.deliver(entry, true, d.value)
+        else this.deliver(entry, false, fromWireError(d.error, this.peer.errorWhere))
         return true
       }
       case Ops.CANCEL:
@@ -216,7 +256,7 @@ export class RpcEndpoint {
     if (typeof msg.id !== 'number') return
     if (msg.op === Ops.REQUEST) {
       const entry = this.pending.get(msg.id)
-      if (entry && this.settle(msg.id)) entry.reject(err)
+      if (entry && this.settle(msg.id)) this.deliver(entry, false, err)
     } else if (msg.op === Ops.RESPONSE && (msg.d as Outcome | undefined)?.ok) {
       this.postQuietly({ v: PROTOCOL_VERSION, op: Ops.RESPONSE, id: msg.id, d: { ok: false, error: toWireError(err) } })
     }
@@ -233,10 +273,10 @@ export class RpcEndpoint {
    * a deadline keep waiting for it (their message is queued and may still be delivered).
    */
   failCalls(err: Error, onlyWithoutDeadline = false): void {
-    for (const [id, entry] of [...this.pending]) {
+    for (const [id, entry] of [...this.pending.entries()]) {
       if (onlyWithoutDeadline && entry.deadline !== NO_DEADLINE) continue
       this.settle(id)
-      entry.reject(err)
+      this.deliver(entry, false, err)
     }
   }
 
@@ -298,7 +338,7 @@ export class RpcEndpoint {
     if (!entry || !this.settle(id)) return
     this.withdraw(entry)
     this.postQuietly({ v: PROTOCOL_VERSION, op: Ops.CANCEL, id })
-    entry.reject(this.timeoutError(this.describe(entry), entry.deadline - entry.sentAt))
+    this.deliver(entry, false, this.timeoutError(this.describe(entry), entry.deadline - entry.sentAt))
   }
 
   /** A request still queued when its caller gives up is taken back, so it is never acted on late. */
@@ -351,6 +391,10 @@ export class RpcEndpoint {
     this.peer.onProtocolError?.(new ProtocolError(`${this.peer.name}: ${what}`, 'MALFORMED_MESSAGE'))
     return true
   }
+}
+
+function newEntry(kind: string, opts: CallOptions, sink: CallSink | null, tag: number): Pending {
+  return { resolve: unset, reject: unset, sink, tag, deadline: opts.deadline ?? NO_DEADLINE, sentAt: 0, kind, describe: opts.describe ?? '', signal: opts.signal, onAbort: null, token: undefined }
 }
 
 function validId(id: unknown): id is number {

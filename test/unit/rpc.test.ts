@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { AbortedError, InstanceDiedError, LinkLostError, ProtocolError, RemoteError, TimeoutError } from '../../src/errors.js'
 import type { Envelope } from '../../src/ipc/envelope.js'
 import { deadlineIn, NO_DEADLINE, partsDeadline } from '../../src/rpc/deadline.js'
-import { RpcEndpoint, type RpcHandler, type RpcPeer } from '../../src/rpc/endpoint.js'
+import { RpcEndpoint, type CallSink, type RpcHandler, type RpcPeer } from '../../src/rpc/endpoint.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 
 /** Two endpoints wired back to back through queues we control, on one fake clock. */
@@ -228,5 +228,57 @@ describe('RpcEndpoint', () => {
     await expect(p).rejects.toBeInstanceOf(TimeoutError)
     expect(client.handle({ v: 1, op: 'res', id, d: { ok: true, value: 1 } })).toBe(true)
     expect(client.inFlight.calls).toBe(0)
+  })
+
+  it('callInto gives every outcome to the sink with its tag, as call would settle, and leaves nothing pending', async () => {
+    const outcomes: [number, boolean, unknown][] = []
+    const sink: CallSink = { settled: (tag, ok, value) => void outcomes.push([tag, ok, value]) }
+    const { client, clock, flush } = pair((kind, d) => {
+      if (kind === 'fail') throw new RangeError('no such thing')
+      if (kind === 'never') return new Promise(() => {})
+      return d.n
+    })
+    client.callInto('echo', { n: 41 }, {}, sink, 0)
+    client.callInto('fail', {}, {}, sink, 1)
+    client.callInto('never', {}, { deadline: clock.now() + 100 }, sink, 2)
+    const abort = new AbortController()
+    client.callInto('never', {}, { signal: abort.signal }, sink, 3)
+    expect(client.callsInFlight).toBe(4)
+    await flush()
+    abort.abort()
+    await clock.advance(100)
+    const byTag = new Map(outcomes.map(([tag, ok, value]) => [tag, { ok, value }]))
+    expect(outcomes.length).toBe(4)
+    expect(byTag.get(0)).toEqual({ ok: true, value: 41 })
+    expect(byTag.get(1)?.ok).toBe(false)
+    expect(byTag.get(1)?.value).toBeInstanceOf(RemoteError)
+    expect(byTag.get(2)?.value).toBeInstanceOf(TimeoutError)
+    expect(byTag.get(3)?.value).toBeInstanceOf(AbortedError)
+    expect(client.inFlight).toEqual({ calls: 0, serving: 0 })
+  })
+
+  it('callInto reports a call that cannot start or be sent at once, and failAll reaches the sink too', () => {
+    const outcomes: [number, boolean, unknown][] = []
+    const sink: CallSink = { settled: (tag, ok, value) => void outcomes.push([tag, ok, value]) }
+    const refused = new Error('channel closed')
+    let refuse = true
+    const { client, clock } = pair(async () => null, {
+      post: () => {
+        if (refuse) throw refused
+      },
+    })
+    client.callInto('x', {}, {}, sink, 1)
+    expect(outcomes).toEqual([[1, false, refused]])
+    client.callInto('x', {}, { deadline: clock.now() }, sink, 2)
+    expect(outcomes[1][2]).toBeInstanceOf(TimeoutError)
+    client.callInto('x', {}, { signal: AbortSignal.abort() }, sink, 3)
+    expect(outcomes[2][2]).toBeInstanceOf(AbortedError)
+    refuse = false
+    client.callInto('x', {}, {}, sink, 4)
+    expect(client.callsInFlight).toBe(1)
+    client.failAll(new InstanceDiedError(1))
+    expect(outcomes[3][0]).toBe(4)
+    expect(outcomes[3][2]).toBeInstanceOf(InstanceDiedError)
+    expect(client.inFlight).toEqual({ calls: 0, serving: 0 })
   })
 })
