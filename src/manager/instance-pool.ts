@@ -6,9 +6,11 @@
  * restart; stopping every instance releases it.
  */
 import { setMaxListeners } from 'node:events'
+import { setFlagsFromString } from 'node:v8'
 import { ShardingError } from '../errors.js'
 import { matches, noTarget, type FanoutEntry, type Target } from '../ipc/targets.js'
 import { toWireError } from '../ipc/values.js'
+import { takeGrowthShare, type GrowthShare } from '../modes/manager-young-generation.js'
 import { partsDeadline } from '../rpc/deadline.js'
 import type { CallScope, CallSink } from '../rpc/endpoint.js'
 import { Instance, LIVE_STATES, type InstanceAction, type InstanceInfo, type InstanceSettings } from './instance.js'
@@ -22,7 +24,14 @@ export class InstancePool {
   /** The instances in id order; the set is fixed for the pool's life (a re-shard makes a new pool). */
   private readonly all: readonly Instance[]
 
-  constructor(host: InstanceHost, settings: InstanceSettings, plans: InstancePlan[]) {
+  /** PROCESSES mode: this pool's share of the manager's young-generation growth (src/modes/manager-young-generation.ts). */
+  private growth: GrowthShare | null = null
+
+  constructor(
+    host: InstanceHost,
+    private readonly settings: InstanceSettings,
+    plans: InstancePlan[],
+  ) {
     for (const plan of plans) this.instances.set(plan.id, new Instance(plan.id, plan.shards, host, settings, () => this.holdProcess()))
     this.all = [...this.instances.values()]
   }
@@ -32,6 +41,8 @@ export class InstancePool {
    * time: one that died after its first ready is waited for again. Rejects if one gives up.
    */
   async startAll(): Promise<void> {
+    const factor = this.settings.managerGrowthFactor
+    if (factor && !this.growth) this.growth = takeGrowthShare(factor, setFlagsFromString)
     const all = [...this.instances.values()]
     for (const instance of all) instance.launch()
     for (;;) {
@@ -44,6 +55,8 @@ export class InstancePool {
   async stopAll(resumable = false): Promise<void> {
     await Promise.all([...this.instances.values()].map((i) => i.stop(resumable)))
     this.holdProcess()
+    this.growth?.release()
+    this.growth = null
   }
 
   get(id: number): Instance {

@@ -46,6 +46,8 @@ export interface InstanceSettings {
   holdOptimizer?: boolean
   /** WORKERS mode: V8's early optimization of small functions off while the worker runs (options.deferSmallFunctionOptimization). */
   deferSmallFunctionOptimization?: boolean
+  /** PROCESSES mode: the manager's own young-generation growth factor while the pool runs (options.managerSemiSpaceGrowthFactor). */
+  managerGrowthFactor?: number | null
   /** An identify turn that reaches the bot later than this is not used (InstanceContext.turnLimitMs). */
   turnLimitMs?: number
 }

@@ -9,6 +9,7 @@ import { ProcessDriver } from '../modes/processes.js'
 import { WorkerDriver } from '../modes/workers.js'
 import { EARLY_OPT_FLAG, earlyOptBlocker } from '../modes/early-optimization.js'
 import { youngGenerationArgs } from '../modes/young-generation.js'
+import { GROWTH_FLAG, managerGrowthBlocker } from '../modes/manager-young-generation.js'
 import { NO_DEADLINE, deadlineIn } from '../rpc/deadline.js'
 import { optimizerFlagsGiven } from '../runtime/optimizer-hold.js'
 import type { CallContext } from '../rpc/endpoint.js'
@@ -52,6 +53,8 @@ export function instanceSettings(opts: ResolvedOptions, driver: InstanceDriver, 
     // A process instance checks its own flags (the preload); worker threads share the manager's.
     holdOptimizer: opts.holdOptimizerDuringImports && (driver.mode === 'processes' || !optimizerFlagsGiven([...process.execArgv, ...opts.execArgv], process.env.NODE_OPTIONS)),
     deferSmallFunctionOptimization: opts.deferSmallFunctionOptimization && driver.mode === 'workers' && earlyOptBlocker([...process.execArgv, ...opts.execArgv], process.env.NODE_OPTIONS) === null,
+    // the manager's process alone: the user's `execArgv` option is the instances'
+    managerGrowthFactor: driver.mode === 'processes' && managerGrowthBlocker(process.execArgv, process.env.NODE_OPTIONS) === null ? opts.managerSemiSpaceGrowthFactor : null,
     turnLimitMs: Math.max(opts.identify.marginMs, MIN_TURN_LIMIT_MS),
   }
 }
@@ -208,6 +211,11 @@ export class LocalBackend extends PoolBackend implements Backend {
     } else if (driver.mode === 'workers' && this.opts.deferSmallFunctionOptimization) {
       // (only the blocker can have turned it off here: say which)
       this.emitEvent('debug', `V8's early optimization of small functions is left on: ${earlyOptBlocker([...process.execArgv, ...this.opts.execArgv], process.env.NODE_OPTIONS)}`)
+    }
+    if (settings.managerGrowthFactor) {
+      this.emitEvent('debug', `the manager's young generation grows ${settings.managerGrowthFactor}× at a time while its instance processes run (${GROWTH_FLAG}=${settings.managerGrowthFactor})`)
+    } else if (driver.mode === 'processes' && this.opts.managerSemiSpaceGrowthFactor !== null) {
+      this.emitEvent('debug', `the manager's young generation keeps V8's sizing: ${managerGrowthBlocker(process.execArgv, process.env.NODE_OPTIONS)}`)
     }
     const pool = new InstancePool(host, settings, planInstances(shards, perInstance))
     return { totalShards, host, pool }

@@ -16,7 +16,7 @@
  */
 
 /** Flags that already size the young generation: the user's choice wins. */
-const YOUNG_GENERATION_FLAG = /^--(min|max)[-_]semi[-_]space[-_]size\b|^--semi[-_]space[-_]growth[-_]factor\b|^--max[-_]heap[-_]size\b/
+export const YOUNG_GENERATION_FLAG = /^--(min|max)[-_]semi[-_]space[-_]size\b|^--semi[-_]space[-_]growth[-_]factor\b|^--max[-_]heap[-_]size\b/
 
 /**
  * The V8 flags that make an instance process grow its young generation by `factor` at a time; none
