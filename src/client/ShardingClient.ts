@@ -102,7 +102,7 @@ export class ShardingClient extends EventEmitter {
   ready(): void {
     if (this.readySent) return
     this.readySent = true
-    this.runtime.post(Ops.READY, {})
+    this.runtime.reportReady()
   }
 
   /**

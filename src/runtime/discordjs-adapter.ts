@@ -133,7 +133,7 @@ function runtimePort(runtime: InstanceRuntime): DiscordJsPort {
       ready.add(shardId)
       if (!readySent && ctx.shards.every((s) => ready.has(s))) {
         readySent = true
-        runtime.post(Ops.READY, {})
+        runtime.reportReady()
       }
     },
     fatal(reason) {

@@ -16,6 +16,7 @@ import { untilAborted } from '../rpc/abort.js'
 import { RpcEndpoint, isThenable, type CallContext } from '../rpc/endpoint.js'
 import { openManagerChannel, type ManagerChannel } from './channel.js'
 import { readContext, type InstanceContext, type SessionInfo } from './context.js'
+import { primeEvalPath } from './eval-priming.js'
 import { readPath, runFunction, runScript } from './evaluate.js'
 import { isFatalGatewayError } from './fatal.js'
 
@@ -55,6 +56,7 @@ export class InstanceRuntime {
   private readonly sentSessionIds = new Map<number, string | null>()
   private sessionTimer: NodeJS.Timeout | null = null
   private shuttingDown = false
+  private primed = false
   /** See InstanceContext.active; changed by the manager when a re-shard switches sets. */
   active: boolean
 
@@ -104,6 +106,19 @@ export class InstanceRuntime {
       if (ref) ch?.ref()
       else ch?.unref()
     }
+  }
+
+  /**
+   * Tells the manager this instance is ready. The first time, the eval path gets its type feedback
+   * first (src/runtime/eval-priming.ts): now, with the bot loaded and V8's compiler no longer held
+   * (optimizer-hold.ts), and before any eval can arrive, since the manager sends none before ready.
+   */
+  reportReady(): void {
+    if (!this.primed) {
+      this.primed = true
+      primeEvalPath((call) => this.evaluate(call))
+    }
+    this.post(Ops.READY, {})
   }
 
   post(op: string, d?: unknown, id?: number): void {
@@ -198,10 +213,8 @@ export class InstanceRuntime {
   private execute(kind: string, d: Record<string, unknown>, ctx: CallContext): unknown {
     const target = this.hooks.target
     switch (kind) {
-      case 'eval': {
-        const result = runFunction(String(d.fn), target, deserializeValue(d.context))
-        return isThenable(result) ? Promise.resolve(result).then(serializeValue) : serializeValue(result)
-      }
+      case 'eval':
+        return this.evaluate(d)
       case 'script':
         return runScript(String(d.script), target).then(serializeValue)
       case 'fetch':
@@ -211,6 +224,12 @@ export class InstanceRuntime {
       default:
         throw new ShardingError('UNKNOWN_OP', `unknown request kind ${JSON.stringify(kind)}; manager and instance run different versions?`)
     }
+  }
+
+  /** A broadcastEval: the function's result, serialized (a promise of it for an async function). */
+  private evaluate(d: { fn?: unknown; context?: unknown }): unknown {
+    const result = runFunction(String(d.fn), this.hooks.target, deserializeValue(d.context))
+    return isThenable(result) ? Promise.resolve(result).then(serializeValue) : serializeValue(result)
   }
 
   /** A request to the bot's 'request' listeners; answered when one replies, ended by the signal. */

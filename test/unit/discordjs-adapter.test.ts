@@ -23,6 +23,7 @@ function fakeRuntime(context: { shards: number[]; totalShards: number; adaptDisc
     context: { v: 1, instanceId: 0, machineId: 'local', mode: 'processes', file: '/bot.mjs', sessions: {}, ...context },
     hooks: {},
     post: (op: string, d: unknown) => void posts.push({ op, d }),
+    reportReady: () => void posts.push({ op: 'ready', d: {} }),
     call: async () => null,
     reportSession: () => {},
   }
