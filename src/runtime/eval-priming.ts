@@ -11,18 +11,20 @@
  * the call site has seen several functions, so V8 never inlines one eval function into it: a new
  * function or a new kind of result changes nothing that was compiled.
  *
- * Runs once per instance, when it reports ready (InstanceRuntime.reportReady): ~650 evals of trivial
- * functions, 2-4 ms, after which V8 optimizes the path with all of that feedback. Nothing is sent. The functions take up PRIMING_FUNCTIONS.length places in the compiled-function
+ * Runs once per instance, when it reports ready (InstanceRuntime.reportReady): 6,600 evals of trivial
+ * functions, 9-15 ms, during which V8 optimizes the path with all of that feedback. Nothing is sent. The functions take up PRIMING_FUNCTIONS.length places in the compiled-function
  * cache (src/runtime/evaluate.ts), out of 256.
  */
 import { serializeValue } from '../ipc/values.js'
 
 /**
- * How often each value goes through. V8 gives a function its feedback vector only after it has run
- * for a while (lazy feedback allocation), so what a function sees in its first few calls is not
- * remembered; 50 rounds are well past that for every function on the path.
+ * How often each value goes through: enough that V8 optimizes the path during the priming, before the
+ * first request. Fewer rounds gave the functions feedback but only made them hot, so their compiles
+ * landed in the first calls after ready instead (50 rounds: the p99 of the first 3,000 calls 0.1-0.4 ms
+ * worse in alternating runs; BENCHMARKS.md). V8 gives a function its feedback vector only after it has
+ * run for a while (lazy feedback allocation), so a value seen once would not even be remembered.
  */
-export const PRIMING_ROUNDS = 50
+export const PRIMING_ROUNDS = 300
 
 /** One of every kind of result the codec tells apart: plain values, containers, tagged values. */
 const PRIMING_VALUES: readonly unknown[] = [
