@@ -7,13 +7,13 @@
  * eval that returns an array or a string, or is another function, throws that code away, in every
  * instance at once, and the path is then recompiled piece by piece over the next ~150 calls. Each of
  * those compiles is a slow call on a machine with fewer cores than instances (BENCHMARKS.md, "ids
- * p99"). Seen at start, every kind of value is in the feedback from the first optimization on, and
- * the call site has seen several functions, so V8 never inlines one eval function into it: a new
- * function or a new kind of result changes nothing that was compiled.
+ * p99 after the eval path is primed"). Primed, the path is optimized once with every kind of value in
+ * its feedback, and the call site has seen several functions, so V8 never inlines one eval function
+ * into it: a new function or a new kind of result changes nothing that was compiled.
  *
  * Runs once per instance, when it reports ready (InstanceRuntime.reportReady): 6,600 evals of trivial
- * functions, 9-15 ms, during which V8 optimizes the path with all of that feedback. Nothing is sent. The functions take up PRIMING_FUNCTIONS.length places in the compiled-function
- * cache (src/runtime/evaluate.ts), out of 256.
+ * functions, 9-15 ms, during which V8 optimizes the path. Nothing is sent. The functions take up
+ * PRIMING_FUNCTIONS.length places in the compiled-function cache (src/runtime/evaluate.ts), out of 256.
  */
 import { serializeValue } from '../ipc/values.js'
 
